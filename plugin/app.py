@@ -1,0 +1,97 @@
+"""The application factory: wiring only."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from plugin import health
+from plugin.accounts import routes as account_routes
+from plugin.accounts.auth import authenticate
+from plugin.accounts.service import ensure_default_account, ensure_secret_key
+from plugin.db import Database
+from plugin.http import (
+    EMPTY,
+    Req,
+    RouteSpec,
+    RouteTable,
+    json_response,
+    parse_json_body,
+    parse_query,
+)
+from plugin.llm.service import build_llm
+from plugin.metrics import Metrics
+from plugin.middlewares import make_middlewares, security_headers
+from plugin.openapi import build_openapi
+from plugin.services import Services
+from plugin.settings import Settings
+
+SERVICES = web.AppKey("services", Services)
+
+
+def route_tables() -> list[RouteTable]:
+    return [health.routes, account_routes.routes]
+
+
+def create_app(settings: Settings) -> web.Application:
+    metrics = Metrics()
+    app = web.Application(middlewares=make_middlewares(metrics), client_max_size=2 * 1024**2)
+    services = Services(settings=settings, db=Database(settings.database_url), metrics=metrics)
+    app[SERVICES] = services
+
+    specs = [spec for table in route_tables() for spec in table.specs]
+    for spec in specs:
+        app.router.add_route(spec.method, spec.path, _adapt(spec, services))
+    app[health.OPENAPI] = build_openapi(specs, title="Fixpilot", version=_version())
+
+    app.on_response_prepare.append(security_headers)
+    app.cleanup_ctx.append(_database_ctx(services))
+    app.cleanup_ctx.append(_llm_ctx(services))
+    return app
+
+
+def _adapt(spec: RouteSpec, services: Services):
+    async def handler(request: web.Request) -> web.StreamResponse:
+        principal = None
+        if spec.auth != "public":
+            principal = await authenticate(request, services.db, spec.auth)
+        body = await parse_json_body(request, spec.body) if spec.body else EMPTY
+        query = parse_query(request, spec.query) if spec.query else EMPTY
+        result = await spec.handler(Req(request, services, principal, body, query))
+        if isinstance(result, web.StreamResponse):
+            return result
+        if result is None:
+            return web.Response(status=204)
+        return json_response(result, spec.status)
+
+    handler.__name__ = spec.handler.__name__
+    return handler
+
+
+def _database_ctx(services: Services):
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        services.secret_key = await ensure_secret_key(services.db, services.settings)
+        await ensure_default_account(services.db, services.settings)
+        yield
+        await services.db.dispose()
+
+    return ctx
+
+
+def _llm_ctx(services: Services):
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        services.llm = build_llm(services)
+        yield
+        await services.llm.aclose()
+
+    return ctx
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("fixpilot")
+    except PackageNotFoundError:
+        return "0.0.0"

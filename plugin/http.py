@@ -1,0 +1,193 @@
+"""Thin HTTP adapters: a route table that parses, authorises and serialises for handlers,
+and records enough about each route to generate the OpenAPI document."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from plugin.errors import BadRequest, Unprocessable, validation_details
+
+if TYPE_CHECKING:
+    from plugin.accounts.auth import Principal
+    from plugin.services import Services
+
+Auth = Literal["public", "engineer", "admin"]
+B = TypeVar("B", bound=BaseModel)
+Q = TypeVar("Q", bound=BaseModel)
+MAX_BODY_BYTES = 1_000_000
+
+
+@dataclass
+class Req(Generic[B, Q]):
+    """What a handler gets: the raw request, who is calling, the parsed body and query."""
+
+    request: web.Request
+    services: Services
+    principal: Principal | None
+    body: B
+    query: Q
+
+    @property
+    def account_id(self) -> int:
+        assert self.principal is not None
+        return self.principal.account_id
+
+    def path_int(self, name: str) -> int:
+        raw = self.request.match_info[name]
+        try:
+            value = int(raw)
+        except ValueError:
+            raise NotFoundPath(name) from None
+        if value < 1 or value > 2**62:
+            raise NotFoundPath(name)
+        return value
+
+
+class NotFoundPath(Exception):
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+@dataclass
+class RouteSpec:
+    method: str
+    path: str
+    handler: Callable[..., Awaitable[Any]]
+    summary: str
+    auth: Auth
+    body: type[BaseModel] | None
+    query: type[BaseModel] | None
+    response: Any
+    status: int
+    tag: str
+    errors: tuple[int, ...] = ()
+    raw: bool = False  # handler returns its own web.StreamResponse (docs only)
+    extra_responses: dict[str, Any] = field(default_factory=dict)
+
+
+class RouteTable:
+    """One per concept module; `plugin.app` registers them all."""
+
+    def __init__(self, tag: str) -> None:
+        self.tag = tag
+        self.specs: list[RouteSpec] = []
+
+    def route(
+        self,
+        method: str,
+        path: str,
+        *,
+        summary: str,
+        auth: Auth = "engineer",
+        body: type[BaseModel] | None = None,
+        query: type[BaseModel] | None = None,
+        response: Any = None,
+        status: int = 200,
+        errors: tuple[int, ...] = (),
+        extra_responses: dict[str, Any] | None = None,
+    ) -> Callable[[Callable[..., Awaitable[Any]]], Callable[..., Awaitable[Any]]]:
+        def decorator(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+            self.specs.append(
+                RouteSpec(
+                    method=method.upper(),
+                    path=path,
+                    handler=fn,
+                    summary=summary,
+                    auth=auth,
+                    body=body,
+                    query=query,
+                    response=response,
+                    status=status,
+                    tag=self.tag,
+                    errors=errors,
+                    extra_responses=extra_responses or {},
+                )
+            )
+            return fn
+
+        return decorator
+
+    def get(self, path: str, **kw: Any):
+        return self.route("GET", path, **kw)
+
+    def post(self, path: str, **kw: Any):
+        return self.route("POST", path, **kw)
+
+    def put(self, path: str, **kw: Any):
+        return self.route("PUT", path, **kw)
+
+    def patch(self, path: str, **kw: Any):
+        return self.route("PATCH", path, **kw)
+
+    def delete(self, path: str, **kw: Any):
+        return self.route("DELETE", path, **kw)
+
+
+class _Empty(BaseModel):
+    pass
+
+
+EMPTY = _Empty()
+
+
+async def parse_json_body(request: web.Request, model: type[B]) -> B:
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        raise ApiTooLarge()
+    raw = await request.read()
+    if len(raw) > MAX_BODY_BYTES:
+        raise ApiTooLarge()
+    if not raw.strip():
+        data: Any = {}
+    else:
+        try:
+            data = json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise BadRequest(
+                f"The request body is not valid JSON: {exc}", code="malformed_json"
+            ) from None
+    if not isinstance(data, dict):
+        raise BadRequest("The request body must be a JSON object.", code="malformed_json")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise Unprocessable(
+            "The request body is not valid.", details=validation_details(exc.errors())
+        ) from None
+
+
+class ApiTooLarge(BadRequest):
+    status, code = 413, "body_too_large"
+
+    def __init__(self) -> None:
+        super().__init__(f"The request body is larger than {MAX_BODY_BYTES} bytes.")
+
+
+def parse_query(request: web.Request, model: type[Q]) -> Q:
+    try:
+        return model.model_validate(dict(request.query))
+    except ValidationError as exc:
+        raise Unprocessable(
+            "The query string is not valid.", details=validation_details(exc.errors())
+        ) from None
+
+
+def to_json(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, list):
+        return [to_json(v) for v in value]
+    return value
+
+
+def json_response(value: Any, status: int = 200) -> web.Response:
+    return web.json_response(to_json(value), status=status, dumps=_dumps)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))

@@ -1,0 +1,110 @@
+"""Request id and logging, metrics, the JSON error shape for everything, security headers."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+
+import structlog
+from aiohttp import web
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from plugin.errors import ApiError, error_response
+from plugin.http import NotFoundPath
+from plugin.metrics import Metrics
+
+log = structlog.get_logger("fixpilot.http")
+REQUEST_ID = web.RequestKey("request_id", str)
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def route_label(request: web.Request) -> str:
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "unmatched"
+
+
+def make_middlewares(metrics: Metrics) -> list:
+    @web.middleware
+    async def request_context(request: web.Request, handler):
+        incoming = request.headers.get("X-Request-ID", "")
+        request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
+        request[REQUEST_ID] = request_id
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await handler(request)
+            status = response.status
+            response.headers["X-Request-ID"] = request_id
+            return response
+        finally:
+            elapsed = time.perf_counter() - started
+            route = route_label(request)
+            metrics.requests.labels(request.method, route, str(status)).inc()
+            metrics.latency.labels(request.method, route).observe(elapsed)
+            if route not in ("/healthz", "/metrics"):
+                log.info(
+                    "request",
+                    method=request.method,
+                    route=route,
+                    status=status,
+                    ms=round(elapsed * 1000, 1),
+                )
+
+    @web.middleware
+    async def json_errors(request: web.Request, handler):
+        try:
+            return await handler(request)
+        except ApiError as exc:
+            return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
+        except NotFoundPath as exc:
+            return error_response(404, "not_found", f"No such {exc.name}: it must be an id.")
+        except web.HTTPMethodNotAllowed as exc:
+            allowed = sorted(exc.allowed_methods)
+            return error_response(
+                405,
+                "method_not_allowed",
+                f"{request.method} is not allowed here; use {', '.join(allowed)}.",
+                {"allowed": allowed},
+                headers={"Allow": ",".join(allowed)},
+            )
+        except web.HTTPNotFound:
+            return error_response(
+                404, "not_found", f"No route for {request.method} {request.path}."
+            )
+        except web.HTTPRequestEntityTooLarge:
+            return error_response(413, "body_too_large", "The request body is too large.")
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise
+            return error_response(exc.status, exc.reason.lower().replace(" ", "_"), exc.reason)
+        except (OperationalError, PoolTimeout, OSError, DBAPIError) as exc:
+            # The database (or another dependency's socket) is down or locked: report it,
+            # never pretend; the caller can retry.
+            log.error("dependency_unavailable", error=type(exc).__name__, exc_info=True)
+            return error_response(
+                503,
+                "database_unavailable",
+                "The database is unavailable right now; try again shortly.",
+                headers={"Retry-After": "2"},
+            )
+        except Exception:
+            log.exception("unhandled_error")
+            return error_response(
+                500,
+                "internal_error",
+                "Something went wrong on our side. Quote the request id when reporting it.",
+                {"request_id": request.get(REQUEST_ID)},
+            )
+
+    return [request_context, json_errors]
+
+
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    if "Content-Security-Policy" not in response.headers:
+        response.headers["Content-Security-Policy"] = "default-src 'none'; frame-ancestors 'none'"

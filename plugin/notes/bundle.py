@@ -1,0 +1,76 @@
+"""What a note is written from: a session's data, already redacted by the caller.
+
+The resolution note, the escalation package, their prompts and the offline composer all read
+this one structure, so the LLM and the offline composer see exactly the same facts.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+# Fix statuses, as in the fix status machine (DESIGN.md section 3).
+SUGGESTED = "suggested"
+APPLIED_SUCCESS = "applied_success"
+APPLIED_FAILED = "applied_failed"
+APPLIED_PARTIAL = "applied_partial"
+APPLIED_PENDING = "applied_pending"
+DISMISSED = "dismissed"
+
+
+@dataclass(frozen=True)
+class FixInBundle:
+    """One suggested fix. `script` and `parameters` are already redacted."""
+
+    title: str
+    summary: str
+    status: str
+    confidence: int | None = None
+    active: bool = False
+    superseded: bool = False
+    partial_notes: str | None = None
+    pending_reason: str | None = None
+    applied: bool = False
+    verified: bool = False
+    script: str | None = None
+    template_name: str | None = None
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GenerationInBundle:
+    """One script generated in the session. `parameters` and `rendered_script` are redacted."""
+
+    template_name: str | None
+    parameters: dict[str, Any]
+    rendered_script: str
+
+
+@dataclass(frozen=True)
+class NoteBundle:
+    session_title: str
+    ticket_id: int | None = None
+    ticket_summary: str | None = None
+    company_name: str | None = None
+    facts: list[str] = field(default_factory=list)
+    fixes: list[FixInBundle] = field(default_factory=list)  # oldest first
+    generations: list[GenerationInBundle] = field(default_factory=list)
+
+    @property
+    def active_fix(self) -> FixInBundle | None:
+        """The fix neither superseded nor dismissed (at most one exists; the newest wins)."""
+        for fix in reversed(self.fixes):
+            if not fix.superseded and fix.status != DISMISSED:
+                return fix
+        return None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-able data (for the prompt, and for `LLMRequest.context`)."""
+        return asdict(self)
+
+    def to_prompt_json(self) -> str:
+        # Sorted keys and fixed separators: the same bundle always gives the same text.
+        return json.dumps(
+            self.as_dict(), ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str
+        )

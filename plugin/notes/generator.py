@@ -1,0 +1,129 @@
+"""Draft a resolution note or escalation package with the LLM, falling back to the offline
+composer so a document is always produced.
+
+The LLM's answer must have exactly the required headings, in order; one corrective retry is
+allowed, then the offline composer's version is used. Logs never include a document's text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+
+import structlog
+
+from plugin.notes.bundle import NoteBundle
+from plugin.notes.offline import compose_escalation_package, compose_resolution_note
+from plugin.notes.prompts import (
+    ESCALATION_SYSTEM_PROMPT,
+    RESOLUTION_SYSTEM_PROMPT,
+    build_messages,
+    corrective_message,
+)
+from plugin.notes.sections import (
+    ESCALATION_HEADINGS,
+    RESOLUTION_HEADINGS,
+    check_sections,
+    normalise,
+)
+from providers.llm.base import LLMError, LLMProvider, LLMRequest, LLMResult
+
+log = structlog.get_logger(__name__)
+
+OFFLINE = "offline"
+MAX_TOKENS = 1500
+
+
+class DocumentKind(StrEnum):
+    RESOLUTION_NOTE = "resolution_note"
+    ESCALATION_PACKAGE = "escalation_package"
+
+
+@dataclass
+class GeneratedDocument:
+    markdown: str
+    generator: str  # the LLMResult's generator ("anthropic", …) or "offline"
+    # What was wrong with the LLM's last answer when it fell back to the offline composer.
+    problems: list[str] = field(default_factory=list)
+    # Why the offline composer stood in for the LLM: "llm_error" or "bad_structure"; None when
+    # the LLM's answer was used or the provider is the offline one anyway. A fallback caused
+    # by a transient failure is worth not caching for good.
+    fallback_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class _KindSpec:
+    headings: list[str]
+    system_prompt: str
+    compose_offline: Callable[[NoteBundle], str]
+
+
+_SPECS = {
+    DocumentKind.RESOLUTION_NOTE: _KindSpec(
+        RESOLUTION_HEADINGS, RESOLUTION_SYSTEM_PROMPT, compose_resolution_note
+    ),
+    DocumentKind.ESCALATION_PACKAGE: _KindSpec(
+        ESCALATION_HEADINGS, ESCALATION_SYSTEM_PROMPT, compose_escalation_package
+    ),
+}
+
+
+async def generate_document(
+    kind: DocumentKind, bundle: NoteBundle, llm: LLMProvider
+) -> GeneratedDocument:
+    """The document for `bundle`: the LLM's, when it has the required structure (after at
+    most one corrective retry), else the offline composer's. Never raises `LLMError`."""
+    spec = _SPECS[kind]
+    if llm.name == OFFLINE:
+        return GeneratedDocument(spec.compose_offline(bundle), OFFLINE)
+
+    request = LLMRequest(
+        kind=kind.value,
+        system=spec.system_prompt,
+        messages=build_messages(bundle),
+        max_tokens=MAX_TOKENS,
+        context={"bundle": bundle.as_dict()},
+    )
+    problems: list[str] = []
+    try:
+        result = await llm.generate(request)
+        markdown, problems = _checked(result, spec)
+        if not problems:
+            return GeneratedDocument(markdown, result.generator)
+        log.info("notes.corrective_retry", kind=kind.value, provider=llm.name, problems=problems)
+        retry = replace(
+            request,
+            messages=[
+                *request.messages,
+                {"role": "assistant", "content": result.text},
+                {"role": "user", "content": corrective_message(problems)},
+            ],
+        )
+        result = await llm.generate(retry)
+        markdown, problems = _checked(result, spec)
+        if not problems:
+            return GeneratedDocument(markdown, result.generator)
+    except LLMError as exc:
+        log.warning(
+            "notes.offline_fallback",
+            kind=kind.value,
+            provider=llm.name,
+            reason="llm_error",
+            error=type(exc).__name__,
+        )
+        return GeneratedDocument(spec.compose_offline(bundle), OFFLINE, problems, "llm_error")
+
+    log.warning(
+        "notes.offline_fallback",
+        kind=kind.value,
+        provider=llm.name,
+        reason="bad_structure",
+        problems=problems,
+    )
+    return GeneratedDocument(spec.compose_offline(bundle), OFFLINE, problems, "bad_structure")
+
+
+def _checked(result: LLMResult, spec: _KindSpec) -> tuple[str, list[str]]:
+    markdown = normalise(result.text, spec.headings)
+    return markdown, check_sections(markdown, spec.headings)

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from plugin.db import Base, UTCDateTime, utcnow
+
+WRITEBACK_KINDS = ("resolution", "escalation")
+# The outbox's stages, in order: each is persisted before the next PSA call is made.
+WRITEBACK_STAGES = ("pending", "note_posted", "status_requested", "done")
+WRITEBACK_STATES = ("in_progress", "queued", "done", "failed")
+
+
+class Writeback(Base):
+    """A resumable write of a note (and status change) to the PSA ticket: an outbox row."""
+
+    __tablename__ = "writebacks"
+    __table_args__ = (
+        CheckConstraint(f"kind IN {WRITEBACK_KINDS!r}", name="kind"),
+        CheckConstraint(f"stage IN {WRITEBACK_STAGES!r}", name="stage"),
+        CheckConstraint(f"state IN {WRITEBACK_STATES!r}", name="state"),
+        Index("ix_writebacks_state_next_attempt_at", "state", "next_attempt_at"),
+        Index("ix_writebacks_session_id", "session_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    session_id: Mapped[int] = mapped_column(ForeignKey("ai_sessions.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    ticket_id: Mapped[int | None] = mapped_column(BigInteger)
+    markdown: Mapped[str] = mapped_column(Text)
+    stage: Mapped[str] = mapped_column(String(32), default="pending")
+    state: Mapped[str] = mapped_column(String(16), default="in_progress")
+    note_external_id: Mapped[str | None] = mapped_column(String(100))
+    note_uncertain: Mapped[bool] = mapped_column(Boolean, default=False)
+    target_status_id: Mapped[int | None] = mapped_column(BigInteger)
+    verified_status_id: Mapped[int | None] = mapped_column(BigInteger)
+    verified_status_name: Mapped[str | None] = mapped_column(String(200))
+    skipped_reason: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

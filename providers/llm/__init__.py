@@ -1,0 +1,100 @@
+"""LLM providers: the interface, the Anthropic and offline implementations, and a registry."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from providers.llm.anthropic import AnthropicProvider
+from providers.llm.base import (
+    CallObserver,
+    CallRecord,
+    LLMBadResponse,
+    LLMError,
+    LLMProvider,
+    LLMRequest,
+    LLMResult,
+    LLMUnavailable,
+    Role,
+    Usage,
+)
+from providers.llm.offline import OfflineProvider
+
+__all__ = [
+    "LLM_PROVIDERS",
+    "AnthropicProvider",
+    "CallObserver",
+    "CallRecord",
+    "LLMBadResponse",
+    "LLMError",
+    "LLMProvider",
+    "LLMProviderFactory",
+    "LLMRequest",
+    "LLMResult",
+    "LLMUnavailable",
+    "OfflineProvider",
+    "Role",
+    "Usage",
+    "build_llm_provider",
+    "register_llm_provider",
+]
+
+
+class LLMProviderFactory(Protocol):
+    def __call__(
+        self,
+        *,
+        api_key: str | None,
+        model: str,
+        base_url: str | None,
+        timeout: float,
+        observer: CallObserver | None,
+    ) -> LLMProvider: ...
+
+
+def _anthropic(
+    *,
+    api_key: str | None,
+    model: str,
+    base_url: str | None,
+    timeout: float,
+    observer: CallObserver | None,
+) -> LLMProvider:
+    if not api_key:
+        raise ValueError("the anthropic provider needs an API key")
+    return AnthropicProvider(
+        api_key, model=model, base_url=base_url, timeout=timeout, observer=observer
+    )
+
+
+def _offline(
+    *,
+    api_key: str | None,
+    model: str,
+    base_url: str | None,
+    timeout: float,
+    observer: CallObserver | None,
+) -> LLMProvider:
+    return OfflineProvider(observer=observer)
+
+
+LLM_PROVIDERS: dict[str, LLMProviderFactory] = {"anthropic": _anthropic, "offline": _offline}
+
+
+def register_llm_provider(name: str, factory: LLMProviderFactory) -> None:
+    """Make another vendor's provider available under `name` (replaces an existing one)."""
+    LLM_PROVIDERS[name] = factory
+
+
+def build_llm_provider(
+    *,
+    api_key: str | None,
+    model: str,
+    base_url: str | None,
+    timeout: float,
+    observer: CallObserver | None,
+) -> LLMProvider:
+    """The Anthropic provider when an API key is configured, else the offline one."""
+    name = "anthropic" if api_key else "offline"
+    return LLM_PROVIDERS[name](
+        api_key=api_key, model=model, base_url=base_url, timeout=timeout, observer=observer
+    )

@@ -1,0 +1,145 @@
+"""Test fixtures. The suite runs on one backend per run: FIXPILOT_TEST_DB=sqlite (default)
+or postgresql (the README's test command runs both). Each test gets a fresh database
+cloned from one migrated template, and drops it afterwards."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from plugin.settings import Settings
+
+BACKEND = os.environ.get("FIXPILOT_TEST_DB", "sqlite")
+PG_ADMIN_URL = os.environ.get(
+    "FIXPILOT_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+
+pytest_plugins = ["tests.fake_anthropic"]
+
+
+def pytest_report_header(config) -> str:
+    return f"fixpilot database backend: {BACKEND}"
+
+
+def _pg_url(dbname: str) -> str:
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + dbname
+
+
+async def _pg_admin(*statements: str) -> None:
+    import asyncpg
+
+    dsn = PG_ADMIN_URL.replace("postgresql+asyncpg", "postgresql")
+    conn = await asyncpg.connect(dsn)
+    try:
+        for statement in statements:
+            await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+class DatabaseFactory:
+    """Creates empty or migrated databases on the backend under test and drops them all."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.created: list[str] = []
+        self.template: str | None = None
+
+    async def empty(self) -> str:
+        name = f"fxtest_{uuid.uuid4().hex[:12]}"
+        self.created.append(name)
+        if BACKEND == "sqlite":
+            return f"sqlite+aiosqlite:///{self.tmp / (name + '.db')}"
+        await _pg_admin(f'CREATE DATABASE "{name}"')
+        return _pg_url(name)
+
+    async def migrated(self) -> str:
+        from plugin.migrate import upgrade
+
+        if self.template is None:
+            url = await self.empty()
+            await upgrade(url)
+            self.template = url
+        name = f"fxtest_{uuid.uuid4().hex[:12]}"
+        self.created.append(name)
+        if BACKEND == "sqlite":
+            src = Path(self.template.split("///", 1)[1])
+            dst = self.tmp / (name + ".db")
+            shutil.copyfile(src, dst)
+            return f"sqlite+aiosqlite:///{dst}"
+        template_name = self.template.rsplit("/", 1)[1]
+        await _pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"')
+        return _pg_url(name)
+
+    async def drop_all(self) -> None:
+        if BACKEND != "sqlite" and self.created:
+            await _pg_admin(*[f'DROP DATABASE IF EXISTS "{n}" WITH (FORCE)' for n in self.created])
+
+
+@pytest.fixture(scope="session")
+def database_factory(tmp_path_factory) -> Iterator[DatabaseFactory]:
+    factory = DatabaseFactory(tmp_path_factory.mktemp("db"))
+    yield factory
+    asyncio.run(factory.drop_all())
+
+
+@pytest.fixture
+async def database_url(database_factory) -> str:
+    return await database_factory.migrated()
+
+
+@pytest.fixture
+def make_settings(database_url):
+    def make(**overrides) -> Settings:
+        values = {
+            "database_url": database_url,
+            "log_format": "console",
+            "anthropic_api_key": None,
+            "anthropic_base_url": None,
+            "cw_url": None,
+            "worker_poll_seconds": 0.05,
+        }
+        values.update(overrides)
+        return Settings.model_construct(**{**Settings().model_dump(), **values})
+
+    return make
+
+
+@pytest.fixture
+def settings(make_settings) -> Settings:
+    return make_settings()
+
+
+@pytest.fixture
+async def client(aiohttp_client, settings) -> AsyncIterator:
+    from plugin.app import create_app
+
+    yield await aiohttp_client(create_app(settings))
+
+
+async def _token(client, role: str) -> str:
+    from plugin.accounts.auth import create_token
+    from plugin.accounts.service import get_account_by_slug
+    from plugin.app import SERVICES
+
+    db = client.app[SERVICES].db
+    async with db.write() as session:
+        account = await get_account_by_slug(session, "default")
+        token, _ = await create_token(session, account, role=role)
+    return token
+
+
+@pytest.fixture
+async def admin_headers(client) -> dict[str, str]:
+    return {"Authorization": f"Bearer {await _token(client, 'admin')}"}
+
+
+@pytest.fixture
+async def engineer_headers(client) -> dict[str, str]:
+    return {"Authorization": f"Bearer {await _token(client, 'engineer')}"}

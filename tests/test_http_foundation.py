@@ -1,0 +1,121 @@
+"""The HTTP contract's foundation: errors, auth, health, metrics, OpenAPI."""
+
+from __future__ import annotations
+
+from plugin.app import SERVICES, route_tables
+
+
+async def test_healthz(client):
+    resp = await client.get("/healthz")
+    assert resp.status == 200
+    assert await resp.json() == {"status": "ok"}
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    assert resp.headers["Referrer-Policy"]
+    assert resp.headers["X-Request-ID"]
+
+
+async def test_readyz_reports_the_migration_head(client):
+    resp = await client.get("/readyz")
+    assert resp.status == 200
+    body = await resp.json()
+    assert body["database"] == "ok"
+    from plugin.migrate import head_revision
+
+    assert body["migration"] == head_revision()
+
+
+async def test_readyz_is_503_when_migrations_are_behind(
+    aiohttp_client, make_settings, database_factory
+):
+    from plugin.app import create_app
+
+    url = await database_factory.empty()
+    from plugin.migrate import upgrade
+
+    await upgrade(url, "0001")
+    client = await aiohttp_client(create_app(make_settings(database_url=url)))
+    resp = await client.get("/readyz")
+    assert resp.status == 503
+    body = await resp.json()
+    assert body["error"]["code"] == "migrations_pending"
+    assert body["error"]["details"]["current"] == "0001"
+
+
+async def test_unknown_route_is_json_404(client):
+    resp = await client.get("/api/v1/nothing-here")
+    assert resp.status == 404
+    body = await resp.json()
+    assert body["error"]["code"] == "not_found"
+    assert "message" in body["error"]
+
+
+async def test_wrong_method_is_json_405(client):
+    resp = await client.delete("/healthz")
+    assert resp.status == 405
+    assert (await resp.json())["error"]["code"] == "method_not_allowed"
+    assert resp.headers["Allow"] == "GET"
+
+
+async def test_request_id_is_echoed_when_safe(client):
+    resp = await client.get("/healthz", headers={"X-Request-ID": "abc-123"})
+    assert resp.headers["X-Request-ID"] == "abc-123"
+    resp = await client.get("/healthz", headers={"X-Request-ID": "bad id with spaces"})
+    assert resp.headers["X-Request-ID"] != "bad id with spaces"
+
+
+async def test_metrics_count_requests_by_route_and_status(client):
+    await client.get("/healthz")
+    await client.get("/nope")
+    text = await (await client.get("/metrics")).text()
+    assert 'fixpilot_http_requests_total{method="GET",route="/healthz",status="200"} 1.0' in text
+    assert 'route="unmatched",status="404"' in text
+    assert "fixpilot_http_request_duration_seconds_bucket" in text
+
+
+async def test_openapi_lists_every_route(client):
+    resp = await client.get("/api/openapi.json")
+    assert resp.status == 200
+    doc = await resp.json()
+    assert doc["openapi"].startswith("3.")
+    registered = {
+        (spec.method.lower(), spec.path) for table in route_tables() for spec in table.specs
+    }
+    documented = {(m, p) for p, ops in doc["paths"].items() for m in ops}
+    assert registered == documented
+    served = {
+        (r.method.lower(), r.resource.canonical)
+        for r in client.app.router.routes()
+        if r.method != "HEAD"
+    }
+    assert served == documented
+    # Every $ref resolves.
+    schemas = doc["components"]["schemas"]
+    import json
+    import re
+
+    for ref in re.findall(r'"\$ref": "#/components/schemas/([^"]+)"', json.dumps(doc)):
+        assert ref in schemas, ref
+
+
+async def test_openapi_document_is_valid_openapi_31(client):
+    from jsonschema import Draft202012Validator
+
+    doc = await (await client.get("/api/openapi.json")).json()
+    # Structural checks of the parts tools rely on (no network for the official meta-schema).
+    for path, ops in doc["paths"].items():
+        assert path.startswith("/")
+        for method, op in ops.items():
+            assert method in {"get", "post", "put", "patch", "delete"}
+            assert op["responses"], (method, path)
+            for status in op["responses"]:
+                assert status.isdigit()
+    for schema in doc["components"]["schemas"].values():
+        Draft202012Validator.check_schema(schema)
+
+
+async def test_secret_key_is_generated_once_and_shared(client, settings):
+    from plugin.accounts.service import ensure_secret_key
+
+    services = client.app[SERVICES]
+    assert len(services.secret_key) > 40
+    assert await ensure_secret_key(services.db, settings) == services.secret_key
