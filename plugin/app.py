@@ -10,7 +10,9 @@ from plugin import health
 from plugin.accounts import routes as account_routes
 from plugin.accounts.auth import authenticate
 from plugin.accounts.service import ensure_default_account, ensure_secret_key
+from plugin.chat import routes as chat_routes
 from plugin.db import Database
+from plugin.fixes import routes as fix_routes
 from plugin.http import (
     EMPTY,
     Req,
@@ -25,13 +27,20 @@ from plugin.metrics import Metrics
 from plugin.middlewares import make_middlewares, security_headers
 from plugin.openapi import build_openapi
 from plugin.services import Services
+from plugin.sessions import routes as session_routes
 from plugin.settings import Settings
 
 SERVICES = web.AppKey("services", Services)
 
 
 def route_tables() -> list[RouteTable]:
-    return [health.routes, account_routes.routes]
+    return [
+        health.routes,
+        account_routes.routes,
+        session_routes.routes,
+        chat_routes.routes,
+        fix_routes.routes,
+    ]
 
 
 def create_app(settings: Settings) -> web.Application:

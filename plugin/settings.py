@@ -68,8 +68,11 @@ class Settings(BaseSettings):
     anthropic_base_url: str | None = Field(
         None, validation_alias=AliasChoices("ANTHROPIC_BASE_URL", "FIXPILOT_ANTHROPIC_BASE_URL")
     )
-    llm_model: str = "claude-sonnet-4-5"
+    llm_model: str = "claude-sonnet-5-5"
     llm_timeout_seconds: float = Field(60.0, gt=0)
+    llm_max_attempts: int = Field(4, ge=1, le=10)
+    llm_retry_backoff_seconds: float = Field(1.0, ge=0)
+    llm_max_total_seconds: float = Field(90.0, gt=0)
 
     nudge_after_minutes: float = Field(15.0, gt=0)
     chat_history_token_budget: int = Field(6000, ge=500)

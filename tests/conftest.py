@@ -143,3 +143,25 @@ async def admin_headers(client) -> dict[str, str]:
 @pytest.fixture
 async def engineer_headers(client) -> dict[str, str]:
     return {"Authorization": f"Bearer {await _token(client, 'engineer')}"}
+
+
+@pytest.fixture
+async def llm_client(aiohttp_client, make_settings, fake_anthropic):
+    """An app whose LLM is the real Anthropic SDK talking to the fake Anthropic API."""
+    from pydantic import SecretStr
+
+    from plugin.app import create_app
+
+    settings = make_settings(
+        anthropic_api_key=SecretStr("sk-ant-test-0000"),
+        anthropic_base_url=fake_anthropic.base_url,
+        llm_retry_backoff_seconds=0.01,
+        llm_max_attempts=3,
+        llm_timeout_seconds=5.0,
+    )
+    return await aiohttp_client(create_app(settings))
+
+
+@pytest.fixture
+async def llm_headers(llm_client) -> dict[str, str]:
+    return {"Authorization": f"Bearer {await _token(llm_client, 'engineer')}"}

@@ -69,6 +69,9 @@ def build_llm(services) -> LLMProvider:
         base_url=settings.anthropic_base_url,
         timeout=settings.llm_timeout_seconds,
         observer=CallRecorder(services.db, services.metrics),
+        max_attempts=settings.llm_max_attempts,
+        retry_backoff=settings.llm_retry_backoff_seconds,
+        max_total_seconds=settings.llm_max_total_seconds,
     )
     log.info("llm_provider", generator=provider.name, model=provider.model)
     return provider

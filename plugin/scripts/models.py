@@ -41,9 +41,7 @@ class ScriptGeneration(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
-    session_id: Mapped[int | None] = mapped_column(
-        ForeignKey("ai_sessions.id", ondelete="CASCADE")
-    )
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("ai_sessions.id", ondelete="CASCADE"))
     template_id: Mapped[int | None] = mapped_column(
         ForeignKey("script_templates.id", ondelete="SET NULL")
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from providers.llm.anthropic import AnthropicProvider
 from providers.llm.base import (
@@ -48,6 +48,7 @@ class LLMProviderFactory(Protocol):
         base_url: str | None,
         timeout: float,
         observer: CallObserver | None,
+        **retry: Any,
     ) -> LLMProvider: ...
 
 
@@ -58,11 +59,12 @@ def _anthropic(
     base_url: str | None,
     timeout: float,
     observer: CallObserver | None,
+    **retry: Any,
 ) -> LLMProvider:
     if not api_key:
         raise ValueError("the anthropic provider needs an API key")
     return AnthropicProvider(
-        api_key, model=model, base_url=base_url, timeout=timeout, observer=observer
+        api_key, model=model, base_url=base_url, timeout=timeout, observer=observer, **retry
     )
 
 
@@ -73,6 +75,7 @@ def _offline(
     base_url: str | None,
     timeout: float,
     observer: CallObserver | None,
+    **_retry: Any,
 ) -> LLMProvider:
     return OfflineProvider(observer=observer)
 
@@ -92,9 +95,18 @@ def build_llm_provider(
     base_url: str | None,
     timeout: float,
     observer: CallObserver | None,
+    **retry: Any,
 ) -> LLMProvider:
-    """The Anthropic provider when an API key is configured, else the offline one."""
+    """The Anthropic provider when an API key is configured, else the offline one.
+
+    `retry` (max_attempts, retry_backoff, max_total_seconds, max_retry_wait) tunes the
+    remote providers' one retry policy."""
     name = "anthropic" if api_key else "offline"
     return LLM_PROVIDERS[name](
-        api_key=api_key, model=model, base_url=base_url, timeout=timeout, observer=observer
+        api_key=api_key,
+        model=model,
+        base_url=base_url,
+        timeout=timeout,
+        observer=observer,
+        **retry,
     )

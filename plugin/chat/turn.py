@@ -1,0 +1,313 @@
+"""One assistant turn: store the engineer's message, build the prompt within a budget,
+call the LLM, then store the reply and apply its markers in one transaction.
+
+No database transaction is held while the LLM thinks: the engineer's message is committed
+first (so it is never lost), the reply and everything it changes are committed together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from plugin.accounts.auth import Principal
+from plugin.chat.markers import ParsedReply, parse_markers
+from plugin.chat.prompts import CHAT_SYSTEM_PROMPT, build_context_block
+from plugin.errors import ApiError, Conflict, NotFound, Unprocessable
+from plugin.fixes.models import SuggestedFix
+from plugin.fixes.service import NewSuggestion, active_fix, fix_out, suggest, transition
+from plugin.scripts.models import ScriptTemplate
+from plugin.scripts.redaction import redact_text
+from plugin.scripts.track_record import matching_templates
+from plugin.services import Services
+from plugin.sessions.models import AISession, Fact, Message
+from plugin.sessions.routes import message_out
+from plugin.sessions.schemas import FixOutcomeEvent, MessageCreate, TurnOut
+from plugin.sessions.service import bump_state_version, get_session, require_active
+from providers.llm import LLMRequest
+
+log = structlog.get_logger("fixpilot.chat")
+
+RECENT_MESSAGES_SCANNED = 200  # a bound on the query; the token budget decides what is sent
+CHARS_PER_TOKEN = 4
+MAX_REPLY_TOKENS = 1500
+
+
+@dataclass(frozen=True)
+class PreparedTurn:
+    account_id: int
+    session_id: int
+    user_message: Message
+    request: LLMRequest
+
+
+async def begin_turn(
+    services: Services, principal: Principal, session_id: int, body: MessageCreate
+) -> PreparedTurn:
+    async with services.db.write() as session:
+        ai_session = await get_session(session, principal.account_id, session_id)
+        require_active(ai_session)
+        if body.retry_of is not None:
+            user_message = await _unanswered_message(session, ai_session.id, body.retry_of)
+        else:
+            if not body.content.strip():
+                raise Unprocessable(
+                    "Write a message, or send retry_of to answer an earlier one.",
+                    details={"fields": {"content": "must not be blank"}},
+                )
+            user_message = Message(
+                session_id=ai_session.id,
+                role="user",
+                content=body.content,
+                author=principal.actor,
+            )
+            session.add(user_message)
+            await session.flush()
+            await bump_state_version(session, ai_session.id)
+    request = await build_request(services, ai_session, user_message)
+    return PreparedTurn(principal.account_id, ai_session.id, user_message, request)
+
+
+async def _unanswered_message(session, ai_session_id: int, message_id: int) -> Message:
+    message = (
+        await session.execute(
+            select(Message).where(
+                Message.id == message_id,
+                Message.session_id == ai_session_id,
+                Message.role == "user",
+            )
+        )
+    ).scalar_one_or_none()
+    if message is None:
+        raise NotFound(f"Message {message_id} does not exist.", code="message_not_found")
+    answered = (
+        await session.execute(select(Message.id).where(Message.reply_to_id == message_id))
+    ).scalar_one_or_none()
+    if answered is not None:
+        raise Conflict(
+            "That message has already been answered.",
+            code="already_answered",
+            details={"assistant_message_id": answered},
+        )
+    return message
+
+
+async def build_request(
+    services: Services, ai_session: AISession, user_message: Message
+) -> LLMRequest:
+    budget = services.settings.chat_history_token_budget * CHARS_PER_TOKEN
+    async with services.db.read() as session:
+        recent = (
+            (
+                await session.execute(
+                    select(Message)
+                    .where(Message.session_id == ai_session.id, Message.id <= user_message.id)
+                    .order_by(Message.id.desc())
+                    .limit(RECENT_MESSAGES_SCANNED)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        facts = (
+            (
+                await session.execute(
+                    select(Fact.text).where(Fact.session_id == ai_session.id).order_by(Fact.id)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        fix = await active_fix(session, ai_session.id)
+        conversation = " ".join(m.content for m in recent[:6] if m.role == "user")
+        templates = await matching_templates(session, ai_session.account_id, conversation)
+        if (
+            fix is not None
+            and fix.template_id
+            and all(t["id"] != fix.template_id for t in templates)
+        ):
+            template = await session.get(ScriptTemplate, fix.template_id)
+            if template is not None:
+                templates.append(
+                    {
+                        "id": template.id,
+                        "name": template.name,
+                        "description": template.description,
+                        "parameters_schema": template.parameters_schema,
+                        "language": template.language,
+                    }
+                )
+
+    history = _within_budget(recent, budget)
+    context = build_context_block(
+        ticket=_ticket_for_prompt(ai_session),
+        facts=[redact_text(f) for f in facts],
+        active_fix=_fix_for_prompt(fix),
+        templates=templates,
+    )
+    messages = _alternating(history)
+    messages[-1]["content"] = f"{redact_text(context)}\n\n# Engineer\n{messages[-1]['content']}"
+    return LLMRequest(
+        kind="chat",
+        system=CHAT_SYSTEM_PROMPT,
+        messages=messages,
+        max_tokens=MAX_REPLY_TOKENS,
+        context={"templates": templates, "facts": list(facts)},
+    )
+
+
+def _within_budget(newest_first: list[Message], budget_chars: int) -> list[Message]:
+    """The most recent messages whose text fits the budget, oldest first; the engineer's
+    current message is always kept."""
+    kept: list[Message] = []
+    used = 0
+    for message in newest_first:
+        size = len(message.content)
+        if kept and used + size > budget_chars:
+            break
+        kept.append(message)
+        used += size
+    kept.reverse()
+    return kept
+
+
+def _alternating(history: list[Message]) -> list[dict[str, str]]:
+    """user/assistant alternation starting with the user (merging runs, e.g. failed turns)."""
+    messages: list[dict[str, str]] = []
+    for message in history:
+        text = redact_text(message.content)
+        if not messages and message.role != "user":
+            continue
+        if messages and messages[-1]["role"] == message.role:
+            messages[-1]["content"] += "\n\n" + text
+        else:
+            messages.append({"role": message.role, "content": text})
+    return messages
+
+
+def _ticket_for_prompt(ai_session: AISession) -> dict[str, Any] | None:
+    if ai_session.psa_ticket_id is None:
+        return None
+    ctx = ai_session.ticket_context or {}
+    return {
+        "id": ai_session.psa_ticket_id,
+        "summary": ctx.get("summary") or ai_session.title,
+        "company": ctx.get("company_name"),
+        "board": ctx.get("board_name"),
+        "status": ctx.get("status_name"),
+    }
+
+
+def _fix_for_prompt(fix: SuggestedFix | None) -> dict[str, Any] | None:
+    if fix is None:
+        return None
+    data = fix_out(fix).model_dump()
+    for key in ("ai_drafted_script", "edited_script", "summary", "partial_notes", "pending_reason"):
+        if data.get(key):
+            data[key] = redact_text(data[key])
+    return data
+
+
+async def finish_turn(
+    services: Services, prepared: PreparedTurn, reply_text: str, generator: str
+) -> TurnOut:
+    parsed = parse_markers(reply_text)
+    for reason in parsed.ignored:
+        log.info("marker_ignored", reason=reason, session_id=prepared.session_id)
+    try:
+        async with services.db.write() as session:
+            return await _store_reply(services, session, prepared, parsed, generator)
+    except IntegrityError:
+        # Another request answered the same message in the meantime (a double retry).
+        raise Conflict("That message has already been answered.", code="already_answered") from None
+
+
+async def _store_reply(services, session, prepared: PreparedTurn, parsed: ParsedReply, generator):
+    ai_session = await get_session(session, prepared.account_id, prepared.session_id)
+    assistant = Message(
+        session_id=ai_session.id,
+        role="assistant",
+        content=parsed.visible_text,
+        reply_to_id=prepared.user_message.id,
+        generator=generator,
+    )
+    session.add(assistant)
+    await session.flush()
+
+    outcome_event = None
+    suggested = None
+    if ai_session.status == "active":
+        # The outcome refers to the fix that was active when the engineer wrote; apply it
+        # before a suggestion in the same reply supersedes that fix.
+        if parsed.outcome is not None:
+            outcome_event = await _apply_outcome(session, ai_session.id, parsed)
+        if parsed.suggestion is not None:
+            suggested = await _apply_suggestion(session, ai_session, parsed, assistant.id)
+    elif parsed.outcome or parsed.suggestion:
+        log.info("markers_ignored_session_closed", session_id=ai_session.id)
+    version = await bump_state_version(session, ai_session.id)
+    return TurnOut(
+        user_message=message_out(prepared.user_message),
+        assistant_message=message_out(assistant),
+        suggested_fix=fix_out(suggested) if suggested else None,
+        fix_outcome=outcome_event,
+        state_version=version,
+    )
+
+
+async def _apply_outcome(
+    session, ai_session_id: int, parsed: ParsedReply
+) -> FixOutcomeEvent | None:
+    marker = parsed.outcome
+    fix = await active_fix(session, ai_session_id)
+    if fix is None:
+        log.info("outcome_marker_without_active_fix", session_id=ai_session_id)
+        return None
+    try:
+        await transition(
+            session,
+            fix,
+            target=marker.outcome.value,
+            notes=marker.notes,
+            pending_reason=marker.pending_reason,
+        )
+    except ApiError as exc:
+        log.info("outcome_marker_refused", fix_id=fix.id, code=exc.code)
+        return FixOutcomeEvent(
+            fix_id=fix.id, outcome=marker.outcome.value, applied=False, ignored_reason=exc.message
+        )
+    return FixOutcomeEvent(fix_id=fix.id, outcome=marker.outcome.value, applied=True)
+
+
+async def _apply_suggestion(session, ai_session: AISession, parsed: ParsedReply, message_id: int):
+    marker = parsed.suggestion
+    template_id = marker.template_id
+    if template_id is not None:
+        owned = (
+            await session.execute(
+                select(ScriptTemplate.id).where(
+                    ScriptTemplate.id == template_id,
+                    ScriptTemplate.account_id == ai_session.account_id,
+                )
+            )
+        ).scalar_one_or_none()
+        if owned is None:
+            log.info("suggestion_unknown_template", template_id=template_id)
+            template_id = None
+    return await suggest(
+        session,
+        ai_session.id,
+        NewSuggestion(
+            title=marker.title,
+            summary=marker.summary,
+            confidence=marker.confidence,
+            template_id=template_id,
+            parameters=marker.parameters or None,
+            script=marker.script,
+        ),
+        source_message_id=message_id,
+    )

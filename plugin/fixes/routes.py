@@ -1,0 +1,92 @@
+"""Suggested fixes over HTTP: the active one, history, apply, outcome."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from plugin.fixes.models import SuggestedFix
+from plugin.fixes.schemas import FixList, FixOut, OutcomeIn
+from plugin.fixes.service import active_fix, fix_out, get_fix, mark_applied, transition
+from plugin.http import Req, RouteTable
+from plugin.sessions.service import bump_state_version, get_session, require_active
+
+routes = RouteTable("suggested-fixes")
+FIXES = "/api/v1/ai-sessions/{session_id}/suggested-fixes"
+
+
+@routes.get(
+    FIXES + "/active",
+    summary="The session's active fix (404 when there is none)",
+    response=FixOut,
+    errors=(404,),
+)
+async def get_active_fix(req: Req) -> FixOut:
+    from plugin.errors import NotFound
+
+    async with req.services.db.read() as session:
+        ai_session = await get_session(session, req.account_id, req.path_int("session_id"))
+        fix = await active_fix(session, ai_session.id)
+    if fix is None:
+        raise NotFound("The session has no active fix.", code="no_active_fix")
+    return fix_out(fix)
+
+
+@routes.get(
+    FIXES, summary="Every fix of the session, newest first", response=FixList, errors=(404,)
+)
+async def list_fixes(req: Req) -> FixList:
+    async with req.services.db.read() as session:
+        ai_session = await get_session(session, req.account_id, req.path_int("session_id"))
+        fixes = (
+            await session.execute(
+                select(SuggestedFix)
+                .where(SuggestedFix.session_id == ai_session.id)
+                .order_by(SuggestedFix.id.desc())
+            )
+        ).scalars()
+        return FixList(items=[fix_out(f) for f in fixes])
+
+
+@routes.post(
+    FIXES + "/{fix_id}/apply",
+    summary="Record that the engineer applied the fix (stamps applied_at once)",
+    response=FixOut,
+    errors=(404, 409),
+)
+async def apply_fix(req: Req) -> FixOut:
+    async with req.services.db.write() as session:
+        ai_session = await get_session(session, req.account_id, req.path_int("session_id"))
+        require_active(ai_session)
+        fix = await get_fix(session, ai_session.id, req.path_int("fix_id"))
+        changed = await mark_applied(session, fix)
+        version = (
+            await bump_state_version(session, ai_session.id)
+            if changed
+            else ai_session.state_version
+        )
+        return fix_out(fix, version)
+
+
+@routes.patch(
+    FIXES + "/{fix_id}/outcome",
+    summary="Report how the fix went: worked, didn't, partly (notes) or waiting (reason)",
+    body=OutcomeIn,
+    response=FixOut,
+    errors=(404, 409),
+)
+async def set_outcome(req: Req[OutcomeIn, Any]) -> FixOut:
+    async with req.services.db.write() as session:
+        ai_session = await get_session(session, req.account_id, req.path_int("session_id"))
+        require_active(ai_session)
+        fix = await get_fix(session, ai_session.id, req.path_int("fix_id"))
+        await transition(
+            session,
+            fix,
+            target=req.body.outcome,
+            notes=req.body.notes,
+            pending_reason=req.body.pending_reason,
+        )
+        version = await bump_state_version(session, ai_session.id)
+        return fix_out(fix, version)

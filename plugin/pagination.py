@@ -1,0 +1,45 @@
+"""Keyset pagination by id: `{"items": [...], "next_cursor": ...}` with an opaque cursor."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from sqlalchemy import Select
+
+from plugin.errors import Unprocessable
+
+
+def encode_cursor(last_id: int) -> str:
+    return base64.urlsafe_b64encode(f"id:{last_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> int | None:
+    if not cursor:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        prefix, _, value = raw.partition(":")
+        if prefix != "id":
+            raise ValueError
+        return int(value)
+    except (ValueError, UnicodeDecodeError):
+        raise Unprocessable(
+            "The cursor is not valid; use next_cursor from a previous page.",
+            details={"fields": {"cursor": "not a cursor this API issued"}},
+        ) from None
+
+
+def page(stmt: Select, id_column: Any, cursor: str | None, limit: int, *, newest_first: bool):
+    after = decode_cursor(cursor)
+    if after is not None:
+        stmt = stmt.where(id_column < after if newest_first else id_column > after)
+    order = id_column.desc() if newest_first else id_column.asc()
+    return stmt.order_by(order).limit(limit + 1)
+
+
+def split_page(rows: list, limit: int) -> tuple[list, str | None]:
+    if len(rows) > limit:
+        rows = rows[:limit]
+        return rows, encode_cursor(rows[-1].id)
+    return rows, None

@@ -1,0 +1,90 @@
+"""How each template's fixes went, and the library as the assistant sees it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from plugin.fixes.models import SuggestedFix
+from plugin.scripts.models import ScriptTemplate
+from providers.llm.offline import rank_templates, words_of
+
+RECORD_KEYS = ("suggested", "applied", "worked", "failed", "partial", "pending")
+_STATUS_KEY = {
+    "applied_success": "worked",
+    "applied_failed": "failed",
+    "applied_partial": "partial",
+    "applied_pending": "pending",
+}
+MAX_TEMPLATES_IN_PROMPT = 5
+
+
+def empty_record() -> dict[str, int]:
+    return dict.fromkeys(RECORD_KEYS, 0)
+
+
+async def track_records(
+    session: AsyncSession, account_id: int, template_ids: list[int] | None = None
+) -> dict[int, dict[str, int]]:
+    """template id → {suggested, applied, worked, failed, partial, pending}."""
+    stmt = (
+        select(
+            SuggestedFix.template_id,
+            SuggestedFix.status,
+            func.count(),
+            func.count(SuggestedFix.applied_at),
+        )
+        .join(ScriptTemplate, ScriptTemplate.id == SuggestedFix.template_id)
+        .where(ScriptTemplate.account_id == account_id)
+        .group_by(SuggestedFix.template_id, SuggestedFix.status)
+    )
+    if template_ids is not None:
+        stmt = stmt.where(SuggestedFix.template_id.in_(template_ids))
+    records: dict[int, dict[str, int]] = {}
+    for template_id, status, count, applied in (await session.execute(stmt)).all():
+        record = records.setdefault(template_id, empty_record())
+        record["suggested"] += count
+        record["applied"] += applied
+        if status in _STATUS_KEY:
+            record[_STATUS_KEY[status]] += count
+    return records
+
+
+def template_for_prompt(template: ScriptTemplate, record: dict[str, int]) -> dict[str, Any]:
+    return {
+        "id": template.id,
+        "name": template.name,
+        "description": template.description,
+        "keywords": list(template.keywords or []),
+        "language": template.language,
+        "parameters_schema": list(template.parameters_schema or []),
+        "track_record": record,
+    }
+
+
+async def matching_templates(
+    session: AsyncSession,
+    account_id: int,
+    conversation: str,
+    *,
+    limit: int = MAX_TEMPLATES_IN_PROMPT,
+) -> list[dict[str, Any]]:
+    """The library templates that match the conversation, best first, with their record
+    (so what worked before is preferred)."""
+    templates = (
+        (
+            await session.execute(
+                select(ScriptTemplate).where(ScriptTemplate.account_id == account_id)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if not templates:
+        return []
+    records = await track_records(session, account_id)
+    described = [template_for_prompt(t, records.get(t.id, empty_record())) for t in templates]
+    ranked = rank_templates(described, words_of(conversation))
+    return [dict(m.template) for m in ranked[:limit]]
