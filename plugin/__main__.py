@@ -84,7 +84,30 @@ def build_parser() -> argparse.ArgumentParser:
     p = accounts.add_parser("show", help="show one account (secrets masked)")
     p.add_argument("slug")
     p.set_defaults(run=cmd_accounts_show)
+    cw = sub.add_parser("connectwise", help="ConnectWise set-up").add_subparsers(
+        title="connectwise"
+    )
+    p = cw.add_parser("install", help="register the callbacks and the pod (idempotent)")
+    p.add_argument("--account", default="default")
+    p.add_argument("--dry-run", action="store_true", help="show what would be done")
+    p.set_defaults(run=cmd_connectwise_install)
+    p = cw.add_parser("doctor", help="check credentials, permissions, callbacks, statuses")
+    p.add_argument("--account", default="default")
+    p.add_argument("--fix", action="store_true", help="re-activate inactive callbacks")
+    p.set_defaults(run=cmd_connectwise_doctor)
     return parser
+
+
+def cmd_connectwise_install(settings: Settings, args: argparse.Namespace) -> int:
+    from plugin.callbacks.setup_commands import install
+
+    return install(settings, account=args.account, dry_run=args.dry_run)
+
+
+def cmd_connectwise_doctor(settings: Settings, args: argparse.Namespace) -> int:
+    from plugin.callbacks.setup_commands import doctor
+
+    return doctor(settings, account=args.account, fix=args.fix)
 
 
 def run_async(settings: Settings, fn: Callable[[Any], Coroutine[Any, Any, Any]]) -> Any:

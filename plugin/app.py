@@ -10,6 +10,8 @@ from plugin import health
 from plugin.accounts import routes as account_routes
 from plugin.accounts.auth import authenticate
 from plugin.accounts.service import ensure_default_account, ensure_secret_key
+from plugin.callbacks import routes as callback_routes
+from plugin.callbacks.worker import callback_worker_ctx
 from plugin.chat import routes as chat_routes
 from plugin.db import Database
 from plugin.fixes import routes as fix_routes
@@ -25,10 +27,15 @@ from plugin.http import (
 from plugin.llm.service import build_llm
 from plugin.metrics import Metrics
 from plugin.middlewares import make_middlewares, security_headers
+from plugin.notes import routes as note_routes
+from plugin.notes.cache import PreviewCache
 from plugin.openapi import build_openapi
+from plugin.psa import PSAProviders
 from plugin.services import Services
 from plugin.sessions import routes as session_routes
 from plugin.settings import Settings
+from plugin.writeback import routes as writeback_routes
+from plugin.writeback.worker import writeback_worker_ctx
 
 SERVICES = web.AppKey("services", Services)
 
@@ -40,13 +47,23 @@ def route_tables() -> list[RouteTable]:
         session_routes.routes,
         chat_routes.routes,
         fix_routes.routes,
+        note_routes.routes,
+        callback_routes.routes,
+        writeback_routes.routes,
     ]
 
 
 def create_app(settings: Settings) -> web.Application:
     metrics = Metrics()
     app = web.Application(middlewares=make_middlewares(metrics), client_max_size=2 * 1024**2)
-    services = Services(settings=settings, db=Database(settings.database_url), metrics=metrics)
+    db = Database(settings.database_url)
+    services = Services(
+        settings=settings,
+        db=db,
+        metrics=metrics,
+        preview_cache=PreviewCache(db),
+        psa=PSAProviders(settings),
+    )
     app[SERVICES] = services
 
     specs = [spec for table in route_tables() for spec in table.specs]
@@ -57,6 +74,9 @@ def create_app(settings: Settings) -> web.Application:
     app.on_response_prepare.append(security_headers)
     app.cleanup_ctx.append(_database_ctx(services))
     app.cleanup_ctx.append(_llm_ctx(services))
+    app.cleanup_ctx.append(callback_worker_ctx(services))
+    app.cleanup_ctx.append(writeback_worker_ctx(services))
+    services.extras["preference_checks"] = [writeback_routes.check_statuses_exist]
     return app
 
 
@@ -93,6 +113,7 @@ def _llm_ctx(services: Services):
         services.llm = build_llm(services)
         yield
         await services.llm.aclose()
+        await services.psa.aclose()
 
     return ctx
 

@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     cw_client_id: str | None = None
     cw_api_member_id: str | None = None
     cw_rate_limit_per_minute: int = Field(600, ge=1, le=1000)
+    # Extra ConnectWiseConfig options (timeout, max_attempts, retry_backoff...), for tests
+    # and unusual networks.
+    psa_client_options: dict[str, float] = Field(default_factory=dict)
 
     anthropic_api_key: SecretStr | None = Field(
         None, validation_alias=AliasChoices("ANTHROPIC_API_KEY", "FIXPILOT_ANTHROPIC_API_KEY")

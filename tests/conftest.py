@@ -165,3 +165,57 @@ async def llm_client(aiohttp_client, make_settings, fake_anthropic):
 @pytest.fixture
 async def llm_headers(llm_client) -> dict[str, str]:
     return {"Authorization": f"Bearer {await _token(llm_client, 'engineer')}"}
+
+
+@pytest.fixture
+async def cw_sim(aiohttp_server):
+    """The ConnectWise simulator on loopback, seeded with the demo data. Yields its state
+    (`.api_url`, `.tickets`, `.notes`, `.faults`, ...)."""
+    from providers.psa.simulator import SimulatorState, create_simulator_app
+
+    state = SimulatorState.demo()
+    state.emit_callbacks = False
+    server = await aiohttp_server(create_simulator_app(state))
+    state.site_url = str(server.make_url("")).rstrip("/")
+    state.server = server
+    yield state
+    await state.drain_callbacks()
+
+
+@pytest.fixture
+def cw_settings(make_settings, cw_sim):
+    """Settings whose default account talks to the simulator (fast retries for tests)."""
+
+    def make(**overrides) -> Settings:
+        from pydantic import SecretStr
+
+        values = {
+            "cw_url": cw_sim.api_url,
+            "cw_company_id": cw_sim.company_id,
+            "cw_public_key": cw_sim.public_key,
+            "cw_private_key": SecretStr(cw_sim.private_key),
+            "cw_client_id": cw_sim.client_id,
+            "cw_api_member_id": cw_sim.api_member_id,
+            "psa_client_options": {"retry_backoff": 0.01, "max_attempts": 3, "timeout": 3.0},
+        }
+        values.update(overrides)
+        return make_settings(**values)
+
+    return make
+
+
+@pytest.fixture
+async def cw_client(aiohttp_client, cw_settings):
+    from plugin.app import create_app
+
+    return await aiohttp_client(create_app(cw_settings()))
+
+
+@pytest.fixture
+async def cw_admin_headers(cw_client) -> dict[str, str]:
+    return {"Authorization": f"Bearer {await _token(cw_client, 'admin')}"}
+
+
+@pytest.fixture
+async def cw_engineer_headers(cw_client) -> dict[str, str]:
+    return {"Authorization": f"Bearer {await _token(cw_client, 'engineer')}"}

@@ -28,6 +28,7 @@ from plugin.sessions.service import (
     require_active,
     session_out,
 )
+from plugin.sessions.ticket_link import fetch_ticket_context
 
 routes = RouteTable("ai-sessions")
 SESSION = "/api/v1/ai-sessions/{session_id}"
@@ -42,6 +43,9 @@ SESSION = "/api/v1/ai-sessions/{session_id}"
 )
 async def create_session(req: Req[SessionCreate, Any]) -> SessionOut:
     services = req.services
+    context = None
+    if req.body.psa_ticket_id is not None:
+        context = await fetch_ticket_context(services, req.account_id, req.body.psa_ticket_id)
     async with services.db.write() as session:
         ai_session = AISession(
             account_id=req.account_id,
@@ -50,16 +54,13 @@ async def create_session(req: Req[SessionCreate, Any]) -> SessionOut:
             status="active",
             state_version=1,
             ticket_state="open" if req.body.psa_ticket_id else None,
+            ticket_context=context,
             created_by=req.principal.actor,
         )
         session.add(ai_session)
         await session.flush()
         delay = await nudge_delay(session, req.account_id, services.settings.nudge_after_minutes)
-        out = await session_out(session, ai_session, nudge_after=delay)
-    hook = services.extras.get("on_session_created")
-    if hook is not None and ai_session.psa_ticket_id is not None:
-        await hook(services, ai_session.id)
-    return out
+        return await session_out(session, ai_session, nudge_after=delay)
 
 
 @routes.get(

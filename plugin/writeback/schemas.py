@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class PostIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    markdown: str | None = Field(
+        None,
+        max_length=60_000,
+        description="The engineer's edited document; omitted: the current preview",
+    )
+
+
+class NoteRef(BaseModel):
+    external_id: str | None
+
+
+class StatusRef(BaseModel):
+    id: int
+    name: str | None
+    verified: bool
+
+
+class WritebackResult(BaseModel):
+    outcome: Literal["resolved", "escalated", "resolved_local", "escalated_local", "queued"]
+    note: NoteRef | None
+    status: StatusRef | None
+    status_transition_skipped_reason: str | None
+    writeback_id: int | None = None
+    state: str
+    last_error: str | None = None
+
+
+class BoardStatus(BaseModel):
+    id: int
+    name: str
+    closed: bool
+    inactive: bool
+    default: bool
+
+
+class BoardStatuses(BaseModel):
+    items: list[BoardStatus]
+    next_cursor: str | None = None

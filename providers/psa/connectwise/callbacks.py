@@ -1,0 +1,192 @@
+"""Pure functions for ConnectWise callbacks (webhooks): parse, verify, dedupe. No I/O.
+
+ConnectWise posts a JSON object whose `Entity` is the whole record serialised a second time
+(a JSON string, null for deletes) and signs the raw body with a key fetched from the body's
+`Metadata.key_url` (CONNECTWISE.md, "Callbacks"). Fetching that key is the provider's job;
+deciding whether its URL may be fetched at all is `key_url_allowed`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+SIGNATURE_HEADER = "x-content-signature"
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+class CallbackParseError(ValueError):
+    """The body is not a ConnectWise callback. `message` is safe to show."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class CallbackEnvelope:
+    record_id: int | None
+    action: str  # lowercased: "added", "updated", "deleted"
+    type: str  # lowercased: "ticket", "company", ...
+    entity: dict[str, Any] | None
+    key_url: str | None
+    message_id: str | None = None
+    from_url: str | None = None
+    company_id: str | None = None
+    member_id: str | None = None
+    product_instance_id: str | None = None
+    partner_id: str | None = None
+
+
+def parse_callback(raw: bytes) -> CallbackEnvelope:
+    try:
+        body = json.loads(raw.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CallbackParseError("callback body is not valid JSON") from exc
+    if not isinstance(body, dict):
+        raise CallbackParseError("callback body is not a JSON object")
+    fields = _lower_keys(body)
+
+    action = _required_text(fields, "action")
+    type_ = _required_text(fields, "type")
+    entity = _parse_entity(fields.get("entity"))
+    metadata = _parse_metadata(fields.get("metadata"))
+
+    record_id = _as_int(fields.get("id"))
+    if record_id is None and entity is not None:
+        record_id = _as_int(_lower_keys(entity).get("id"))
+
+    return CallbackEnvelope(
+        record_id=record_id,
+        action=action.lower(),
+        type=type_.lower(),
+        entity=entity,
+        key_url=_as_text(metadata.get("key_url")),
+        message_id=_as_text(fields.get("messageid")),
+        from_url=_as_text(fields.get("fromurl")),
+        company_id=_as_text(fields.get("companyid")),
+        member_id=_as_text(fields.get("memberid")),
+        product_instance_id=_as_text(fields.get("productinstanceid")),
+        partner_id=_as_text(fields.get("partnerid")),
+    )
+
+
+def key_url_allowed(key_url: str | None, api_url: str) -> bool:
+    """True when `key_url` is on the same scheme, host and port as the account's API URL.
+
+    Anything else is refused without fetching: a forged body could otherwise point at a key
+    its author controls and sign itself.
+    """
+    if not key_url:
+        return False
+    try:
+        key, api = urlsplit(key_url), urlsplit(api_url)
+        key_port, api_port = _effective_port(key), _effective_port(api)
+    except ValueError:
+        return False
+    if key.username is not None or key.password is not None:
+        return False
+    return (
+        key.scheme.lower() == api.scheme.lower()
+        and key.scheme.lower() in _DEFAULT_PORTS
+        and bool(key.hostname)
+        and key.hostname == api.hostname  # urlsplit lowercases hostnames
+        and key_port == api_port
+    )
+
+
+def signing_key_digest(signing_key: str) -> bytes:
+    """The HMAC key ConnectWise uses: SHA-256 of the signing key's UTF-8 bytes."""
+    return hashlib.sha256(signing_key.encode("utf-8")).digest()
+
+
+def compute_signature(raw: bytes, signing_key: str) -> str:
+    mac = hmac.new(signing_key_digest(signing_key), raw, hashlib.sha256)
+    return base64.b64encode(mac.digest()).decode("ascii")
+
+
+def verify_signature(raw: bytes, header_value: str | None, signing_key: str) -> bool:
+    if not header_value or not signing_key:
+        return False
+    expected = compute_signature(raw, signing_key).encode("ascii")
+    return hmac.compare_digest(expected, header_value.strip().encode("utf-8", "replace"))
+
+
+def dedupe_key(envelope: CallbackEnvelope, raw: bytes) -> str:
+    """A stable identity for one delivery, so a redelivered callback is processed once."""
+    if envelope.message_id:
+        return envelope.message_id
+    info = _lower_keys(envelope.entity or {}).get("_info")
+    last_updated = _lower_keys(info).get("lastupdated") if isinstance(info, dict) else None
+    parts = [
+        "" if envelope.record_id is None else str(envelope.record_id),
+        envelope.action,
+        "" if last_updated is None else str(last_updated),
+        hashlib.sha256(raw).hexdigest(),
+    ]
+    return hashlib.sha256("|".join(parts).encode("utf-8")).hexdigest()
+
+
+def _lower_keys(obj: dict[str, Any]) -> dict[str, Any]:
+    return {str(k).lower(): v for k, v in obj.items()}
+
+
+def _required_text(fields: dict[str, Any], name: str) -> str:
+    value = fields.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise CallbackParseError(f"callback body has no {name.capitalize()}")
+    return value.strip()
+
+
+def _parse_entity(value: Any) -> dict[str, Any] | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, str):
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise CallbackParseError("callback Entity is a string that is not JSON") from exc
+        if parsed is None:
+            return None
+        if isinstance(parsed, dict):
+            return parsed
+    raise CallbackParseError("callback Entity is not a JSON object")
+
+
+def _parse_metadata(value: Any) -> dict[str, Any]:
+    # Metadata is an object in every body seen so far; a JSON string is accepted like Entity.
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            return {}
+    return _lower_keys(value) if isinstance(value, dict) else {}
+
+
+def _as_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def _as_text(value: Any) -> str | None:
+    if value is None or isinstance(value, (dict, list)):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _effective_port(parts: Any) -> int | None:
+    return parts.port if parts.port is not None else _DEFAULT_PORTS.get(parts.scheme.lower())

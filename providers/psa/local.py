@@ -1,0 +1,48 @@
+"""The provider for sessions that have no PSA ticket.
+
+The service resolves and escalates such sessions locally and never calls the ticket methods;
+if it does by mistake, they fail loudly with PSANotFound instead of pretending to succeed.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NoReturn
+
+from providers.psa.base import MemberIdentity, NoteKind, PSANote, PSANotFound, Ticket, TicketStatus
+
+
+class LocalProvider:
+    slug = "local"
+
+    def _no_psa(self, what: str) -> NoReturn:
+        raise PSANotFound(f"{what}: this session is not linked to a PSA ticket", code="no_psa")
+
+    async def get_ticket(self, ticket_id: int) -> Ticket:
+        self._no_psa(f"ticket #{ticket_id}")
+
+    async def list_board_statuses(self, board_id: int) -> list[TicketStatus]:
+        self._no_psa("board statuses")
+
+    async def list_ticket_statuses(self, ticket_id: int) -> list[TicketStatus]:
+        self._no_psa("ticket statuses")
+
+    async def add_note(self, ticket_id: int, text: str, kind: NoteKind) -> PSANote:
+        self._no_psa("add note")
+
+    async def find_note(self, ticket_id: int, text: str, kind: NoteKind) -> PSANote | None:
+        self._no_psa("find note")
+
+    async def set_status(self, ticket_id: int, status_id: int) -> None:
+        self._no_psa("set status")
+
+    async def verify_status(self, ticket_id: int, status_id: int) -> Ticket:
+        self._no_psa("verify status")
+
+    async def verify_member(self, member_id: str, member_hash: str) -> MemberIdentity:
+        self._no_psa("member verification")
+
+    def is_own_echo(self, entity: dict[str, Any]) -> bool:
+        return False
+
+    async def aclose(self) -> None:
+        return None
