@@ -84,6 +84,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = accounts.add_parser("show", help="show one account (secrets masked)")
     p.add_argument("slug")
     p.set_defaults(run=cmd_accounts_show)
+    templates = sub.add_parser("templates", help="the script library").add_subparsers(
+        title="templates"
+    )
+    p = templates.add_parser("import", help="import templates from a JSON file (idempotent)")
+    p.add_argument("file", type=Path, help="a JSON list of templates, e.g. the shipped library")
+    p.add_argument("--account", default="default")
+    p.set_defaults(run=cmd_templates_import)
+
     cw = sub.add_parser("connectwise", help="ConnectWise set-up").add_subparsers(
         title="connectwise"
     )
@@ -96,6 +104,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fix", action="store_true", help="re-activate inactive callbacks")
     p.set_defaults(run=cmd_connectwise_doctor)
     return parser
+
+
+def cmd_templates_import(settings: Settings, args: argparse.Namespace) -> int:
+    from plugin.accounts.service import ensure_default_account, get_account_by_slug
+    from plugin.errors import ApiError
+    from plugin.scripts.service import import_templates
+
+    try:
+        items = json.loads(args.file.read_text())
+    except (OSError, ValueError) as exc:
+        raise CommandError(f"cannot read {args.file}: {exc}", exit_code=2) from None
+    if not isinstance(items, list):
+        raise CommandError(f"{args.file} must hold a JSON list of templates", exit_code=2)
+
+    async def go(db) -> dict:
+        await ensure_default_account(db, settings)
+        async with db.write() as session:
+            account = await get_account_by_slug(session, args.account)
+            if account is None:
+                raise CommandError(f"no account {args.account!r}")
+            try:
+                return await import_templates(session, account.id, items, origin="library")
+            except ApiError as exc:
+                fields = "; ".join(f"{k}: {v}" for k, v in exc.details.get("fields", {}).items())
+                raise CommandError(f"{exc.message} {fields}".strip(), exit_code=2) from None
+
+    counts = run_async(settings, go)
+    print(", ".join(f"{n} {what}" for what, n in counts.items()))
+    return 0
 
 
 def cmd_connectwise_install(settings: Settings, args: argparse.Namespace) -> int:

@@ -14,6 +14,7 @@ from plugin.callbacks import routes as callback_routes
 from plugin.callbacks.worker import callback_worker_ctx
 from plugin.chat import routes as chat_routes
 from plugin.db import Database
+from plugin.fixes import decision as fix_decision
 from plugin.fixes import routes as fix_routes
 from plugin.http import (
     EMPTY,
@@ -31,6 +32,7 @@ from plugin.notes import routes as note_routes
 from plugin.notes.cache import PreviewCache
 from plugin.openapi import build_openapi
 from plugin.psa import PSAProviders
+from plugin.scripts import routes as script_routes
 from plugin.services import Services
 from plugin.sessions import routes as session_routes
 from plugin.settings import Settings
@@ -47,6 +49,8 @@ def route_tables() -> list[RouteTable]:
         session_routes.routes,
         chat_routes.routes,
         fix_routes.routes,
+        fix_decision.routes,
+        script_routes.routes,
         note_routes.routes,
         callback_routes.routes,
         writeback_routes.routes,

@@ -1,0 +1,263 @@
+"""The script library over HTTP."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from plugin.errors import Conflict, NotFound
+from plugin.http import Req, RouteTable
+from plugin.pagination import page, split_page
+from plugin.scripts.models import DraftTemplate, ScriptTemplate
+from plugin.scripts.schemas import (
+    DraftTemplateList,
+    DraftTemplateOut,
+    GenerateIn,
+    GenerateOut,
+    PromoteIn,
+    TemplateIn,
+    TemplateList,
+    TemplateOut,
+)
+from plugin.scripts.service import (
+    checked_schema,
+    draft_out,
+    ensure_unique_slug,
+    get_template,
+    slugify,
+    store_generation,
+    template_out,
+)
+from plugin.scripts.track_record import track_records
+from plugin.sessions.service import bump_state_version, get_session
+
+routes = RouteTable("scripts")
+TEMPLATES = "/api/v1/scripts/templates"
+
+
+class ListQuery(BaseModel):
+    cursor: str | None = None
+    limit: int = Field(100, ge=1, le=500)
+    language: str | None = None
+
+
+@routes.get(
+    TEMPLATES,
+    summary="The library, with each template's track record",
+    query=ListQuery,
+    response=TemplateList,
+)
+async def list_templates(req: Req[Any, ListQuery]) -> TemplateList:
+    q = req.query
+    stmt = select(ScriptTemplate).where(ScriptTemplate.account_id == req.account_id)
+    if q.language:
+        stmt = stmt.where(ScriptTemplate.language == q.language)
+    async with req.services.db.read() as session:
+        rows = (
+            (
+                await session.execute(
+                    page(stmt, ScriptTemplate.id, q.cursor, q.limit, newest_first=False)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        rows, cursor = split_page(list(rows), q.limit)
+        records = await track_records(session, req.account_id, [t.id for t in rows])
+    return TemplateList(
+        items=[template_out(t, records.get(t.id)) for t in rows], next_cursor=cursor
+    )
+
+
+@routes.get(
+    TEMPLATES + "/{template_id}",
+    summary="One template with its parameters schema and track record",
+    response=TemplateOut,
+    errors=(404,),
+)
+async def get_one_template(req: Req) -> TemplateOut:
+    async with req.services.db.read() as session:
+        template = await get_template(session, req.account_id, req.path_int("template_id"))
+        records = await track_records(session, req.account_id, [template.id])
+    return template_out(template, records.get(template.id))
+
+
+@routes.post(
+    TEMPLATES,
+    summary="Add a template (admin)",
+    auth="admin",
+    body=TemplateIn,
+    response=TemplateOut,
+    status=201,
+    errors=(409,),
+)
+async def create_template(req: Req[TemplateIn, Any]) -> TemplateOut:
+    body = req.body
+    schema = checked_schema(body.body, body.language, body.parameters_schema)
+    slug = body.slug or slugify(body.name)
+    async with req.services.db.write() as session:
+        await ensure_unique_slug(session, req.account_id, slug)
+        template = ScriptTemplate(
+            account_id=req.account_id,
+            slug=slug,
+            name=body.name,
+            description=body.description,
+            keywords=body.keywords,
+            language=body.language,
+            body=body.body,
+            parameters_schema=[p.model_dump() for p in schema],
+            origin="custom",
+        )
+        session.add(template)
+        await session.flush()
+        return template_out(template)
+
+
+@routes.put(
+    TEMPLATES + "/{template_id}",
+    summary="Replace a template (admin)",
+    auth="admin",
+    body=TemplateIn,
+    response=TemplateOut,
+    errors=(404, 409),
+)
+async def update_template(req: Req[TemplateIn, Any]) -> TemplateOut:
+    body = req.body
+    schema = checked_schema(body.body, body.language, body.parameters_schema)
+    async with req.services.db.write() as session:
+        template = await get_template(session, req.account_id, req.path_int("template_id"))
+        slug = body.slug or template.slug
+        await ensure_unique_slug(session, req.account_id, slug, exclude_id=template.id)
+        template.slug = slug
+        template.name = body.name
+        template.description = body.description
+        template.keywords = body.keywords
+        template.language = body.language
+        template.body = body.body
+        template.parameters_schema = [p.model_dump() for p in schema]
+        await session.flush()
+        records = await track_records(session, req.account_id, [template.id])
+        return template_out(template, records.get(template.id))
+
+
+@routes.post(
+    "/api/v1/scripts/generate",
+    summary="Render a template with parameters (validated; sensitive values are not stored)",
+    body=GenerateIn,
+    response=GenerateOut,
+    status=201,
+    errors=(404, 409),
+)
+async def generate(req: Req[GenerateIn, Any]) -> GenerateOut:
+    body = req.body
+    async with req.services.db.write() as session:
+        template = await get_template(session, req.account_id, body.template_id)
+        if body.ai_session_id is not None:
+            await get_session(session, req.account_id, body.ai_session_id)
+        generation, rendered = await store_generation(
+            session,
+            account_id=req.account_id,
+            template=template,
+            values=body.parameters,
+            ai_session_id=body.ai_session_id,
+            actor=req.principal.actor,
+        )
+        version = None
+        if body.ai_session_id is not None:
+            version = await bump_state_version(session, body.ai_session_id)
+        return GenerateOut(
+            generation_id=generation.id, rendered_script=rendered, state_version=version
+        )
+
+
+class DraftQuery(BaseModel):
+    status: str | None = "draft"
+    cursor: str | None = None
+    limit: int = Field(100, ge=1, le=500)
+
+
+@routes.get(
+    "/api/v1/scripts/draft-templates",
+    summary="Templates drafted from one-off scripts",
+    query=DraftQuery,
+    response=DraftTemplateList,
+)
+async def list_drafts(req: Req[Any, DraftQuery]) -> DraftTemplateList:
+    q = req.query
+    stmt = select(DraftTemplate).where(DraftTemplate.account_id == req.account_id)
+    if q.status:
+        stmt = stmt.where(DraftTemplate.status == q.status)
+    async with req.services.db.read() as session:
+        rows = (
+            (
+                await session.execute(
+                    page(stmt, DraftTemplate.id, q.cursor, q.limit, newest_first=True)
+                )
+            )
+            .scalars()
+            .all()
+        )
+    rows, cursor = split_page(list(rows), q.limit)
+    return DraftTemplateList(items=[draft_out(d) for d in rows], next_cursor=cursor)
+
+
+@routes.get(
+    "/api/v1/scripts/draft-templates/{draft_id}",
+    summary="One drafted template",
+    response=DraftTemplateOut,
+    errors=(404,),
+)
+async def get_draft(req: Req) -> DraftTemplateOut:
+    async with req.services.db.read() as session:
+        return draft_out(await _draft(session, req.account_id, req.path_int("draft_id")))
+
+
+async def _draft(session, account_id: int, draft_id: int) -> DraftTemplate:
+    draft = (
+        await session.execute(
+            select(DraftTemplate).where(
+                DraftTemplate.id == draft_id, DraftTemplate.account_id == account_id
+            )
+        )
+    ).scalar_one_or_none()
+    if draft is None:
+        raise NotFound(f"Draft template {draft_id} does not exist.", code="draft_not_found")
+    return draft
+
+
+@routes.post(
+    "/api/v1/scripts/draft-templates/{draft_id}/promote",
+    summary="Promote a draft into the library (admin)",
+    auth="admin",
+    body=PromoteIn,
+    response=TemplateOut,
+    status=201,
+    errors=(404, 409),
+)
+async def promote_draft(req: Req[PromoteIn, Any]) -> TemplateOut:
+    async with req.services.db.write() as session:
+        draft = await _draft(session, req.account_id, req.path_int("draft_id"))
+        if draft.status != "draft":
+            raise Conflict(f"The draft is already {draft.status}.", code="draft_not_open")
+        schema = checked_schema(draft.templated_body, draft.language, draft.parameters_schema)
+        name = req.body.name or draft.name
+        slug = slugify(name)
+        await ensure_unique_slug(session, req.account_id, slug)
+        template = ScriptTemplate(
+            account_id=req.account_id,
+            slug=slug,
+            name=name,
+            description=req.body.description,
+            keywords=req.body.keywords,
+            language=draft.language,
+            body=draft.templated_body,
+            parameters_schema=[p.model_dump() for p in schema],
+            origin="promoted",
+        )
+        session.add(template)
+        await session.flush()
+        draft.status = "promoted"
+        draft.promoted_template_id = template.id
+        return template_out(template)

@@ -1,0 +1,97 @@
+"""Request and response models of the script library."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from plugin.scripts.parameters import ParameterSpec
+
+LanguageName = Literal["powershell", "bash", "cmd"]
+
+
+class TrackRecord(BaseModel):
+    suggested: int = 0
+    applied: int = 0
+    worked: int = 0
+    failed: int = 0
+    partial: int = 0
+    pending: int = 0
+
+
+class TemplateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    slug: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9-]{0,99}$")
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field("", max_length=4000)
+    keywords: list[str] = Field(default_factory=list, max_length=50)
+    language: LanguageName
+    body: str = Field(min_length=1, max_length=100_000)
+    parameters_schema: list[dict[str, Any]] = Field(default_factory=list, max_length=50)
+
+
+class TemplateOut(BaseModel):
+    id: int
+    slug: str
+    name: str
+    description: str
+    keywords: list[str]
+    language: str
+    body: str
+    parameters_schema: list[ParameterSpec]
+    origin: str
+    track_record: TrackRecord
+    created_at: datetime
+    updated_at: datetime
+
+
+class TemplateList(BaseModel):
+    items: list[TemplateOut]
+    next_cursor: str | None = None
+
+
+class GenerateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    template_id: int = Field(ge=1)
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    ai_session_id: int | None = Field(None, ge=1)
+
+
+class GenerateOut(BaseModel):
+    generation_id: int
+    rendered_script: str
+    state_version: int | None = None
+
+
+class DraftTemplateOut(BaseModel):
+    id: int
+    name: str
+    language: str
+    source_script: str
+    templated_body: str
+    parameters_schema: list[ParameterSpec]
+    generator: str
+    fell_back: bool
+    fallback_reason: str | None
+    status: str
+    session_id: int | None
+    suggested_fix_id: int | None
+    promoted_template_id: int | None
+    created_at: datetime
+
+
+class DraftTemplateList(BaseModel):
+    items: list[DraftTemplateOut]
+    next_cursor: str | None = None
+
+
+class PromoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, min_length=1, max_length=200)
+    description: str = Field("", max_length=4000)
+    keywords: list[str] = Field(default_factory=list, max_length=50)

@@ -1,0 +1,235 @@
+"""The script library: templates, rendering into generations, drafts from one-off scripts."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from plugin.errors import Conflict, NotFound, Unprocessable
+from plugin.scripts.extraction import ExtractionResult
+from plugin.scripts.models import DraftTemplate, ScriptGeneration, ScriptTemplate
+from plugin.scripts.parameters import ParameterErrors, ParameterSpec, parse_schema
+from plugin.scripts.redaction import redact_sensitive, redact_text
+from plugin.scripts.render import render_script, validate_template
+from plugin.scripts.schemas import DraftTemplateOut, TemplateOut, TrackRecord
+from plugin.scripts.track_record import empty_record
+
+_SLUG_JUNK = re.compile(r"[^a-z0-9]+")
+
+
+def slugify(name: str) -> str:
+    return _SLUG_JUNK.sub("-", name.lower()).strip("-")[:100] or "template"
+
+
+def checked_schema(
+    body: str, language: str, raw_schema: list[dict[str, Any]]
+) -> list[ParameterSpec]:
+    """The schema, parsed, and the body checked against it: 422 naming each problem."""
+    try:
+        schema = parse_schema(raw_schema)
+        validate_template(body, language, schema)  # type: ignore[arg-type]
+    except ParameterErrors as exc:
+        raise Unprocessable(
+            "The template is not valid.",
+            code="invalid_template",
+            details={"fields": {f"parameters.{k}": v for k, v in exc.errors.items()}},
+        ) from None
+    return schema
+
+
+def template_out(t: ScriptTemplate, record: dict[str, int] | None = None) -> TemplateOut:
+    return TemplateOut(
+        id=t.id,
+        slug=t.slug,
+        name=t.name,
+        description=t.description,
+        keywords=list(t.keywords or []),
+        language=t.language,
+        body=t.body,
+        parameters_schema=parse_schema(t.parameters_schema or []),
+        origin=t.origin,
+        track_record=TrackRecord(**(record or empty_record())),
+        created_at=t.created_at,
+        updated_at=t.updated_at,
+    )
+
+
+def draft_out(d: DraftTemplate) -> DraftTemplateOut:
+    return DraftTemplateOut(
+        id=d.id,
+        name=d.name,
+        language=d.language,
+        source_script=d.source_script,
+        templated_body=d.templated_body,
+        parameters_schema=parse_schema(d.parameters_schema or []),
+        generator=d.generator,
+        fell_back=d.fell_back,
+        fallback_reason=d.fallback_reason,
+        status=d.status,
+        session_id=d.session_id,
+        suggested_fix_id=d.suggested_fix_id,
+        promoted_template_id=d.promoted_template_id,
+        created_at=d.created_at,
+    )
+
+
+async def get_template(session: AsyncSession, account_id: int, template_id: int) -> ScriptTemplate:
+    template = (
+        await session.execute(
+            select(ScriptTemplate).where(
+                ScriptTemplate.id == template_id, ScriptTemplate.account_id == account_id
+            )
+        )
+    ).scalar_one_or_none()
+    if template is None:
+        raise NotFound(f"Template {template_id} does not exist.", code="template_not_found")
+    return template
+
+
+async def ensure_unique_slug(
+    session: AsyncSession, account_id: int, slug: str, *, exclude_id: int | None = None
+) -> None:
+    stmt = select(ScriptTemplate.id).where(
+        ScriptTemplate.account_id == account_id, ScriptTemplate.slug == slug
+    )
+    if exclude_id is not None:
+        stmt = stmt.where(ScriptTemplate.id != exclude_id)
+    if (await session.execute(stmt)).first() is not None:
+        raise Conflict(
+            f"A template with slug {slug!r} already exists.",
+            code="template_exists",
+            details={"fields": {"slug": "already used"}},
+        )
+
+
+def render(template: ScriptTemplate, values: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
+    """(rendered script, its redacted form, redacted parameters); 422 naming bad values."""
+    schema = parse_schema(template.parameters_schema or [])
+    try:
+        rendered = render_script(template.body, template.language, schema, values)  # type: ignore[arg-type]
+        redacted = render_script(
+            template.body,
+            template.language,  # type: ignore[arg-type]
+            schema,
+            values,
+            redact_sensitive=True,
+        )
+    except ParameterErrors as exc:
+        raise Unprocessable(
+            "Some parameters are not valid.",
+            code="invalid_parameters",
+            details={"fields": {f"parameters.{k}": v for k, v in exc.errors.items()}},
+        ) from None
+    return rendered, redact_text(redacted), redact_sensitive(values, schema)
+
+
+async def store_generation(
+    session: AsyncSession,
+    *,
+    account_id: int,
+    template: ScriptTemplate,
+    values: dict[str, Any],
+    ai_session_id: int | None,
+    suggested_fix_id: int | None = None,
+    actor: str | None = None,
+) -> tuple[ScriptGeneration, str]:
+    rendered, redacted, parameters = render(template, values)
+    generation = ScriptGeneration(
+        account_id=account_id,
+        session_id=ai_session_id,
+        template_id=template.id,
+        suggested_fix_id=suggested_fix_id,
+        parameters_redacted=parameters,
+        rendered_script_redacted=redacted,
+        created_by=actor,
+    )
+    session.add(generation)
+    await session.flush()
+    return generation, rendered
+
+
+def draft_from_extraction(
+    *,
+    account_id: int,
+    session_id: int | None,
+    fix_id: int | None,
+    name: str,
+    language: str,
+    script: str,
+    extracted: ExtractionResult,
+) -> DraftTemplate:
+    """Drafts rest redacted: a fallback body is the script itself, which may hold secrets."""
+    return DraftTemplate(
+        account_id=account_id,
+        session_id=session_id,
+        suggested_fix_id=fix_id,
+        name=name[:200],
+        language=language,
+        source_script=redact_text(script),
+        templated_body=redact_text(extracted.templated_body),
+        parameters_schema=[p.model_dump() for p in extracted.parameters_schema],
+        generator=extracted.generator,
+        fell_back=extracted.fell_back,
+        fallback_reason=extracted.reason,
+        status="draft",
+    )
+
+
+_BASH = re.compile(r"^#!.*\b(ba)?sh\b|\b(sudo|systemctl|apt-get|journalctl|grep|chmod)\b", re.M)
+_CMD = re.compile(r"^\s*(@echo off|rem\s|set\s+\w+=|goto\s|if errorlevel)", re.I | re.M)
+
+
+def guess_language(script: str) -> str:
+    """The fix's script language, for a drafted template (MSP scripts are mostly PowerShell)."""
+    if _CMD.search(script):
+        return "cmd"
+    if _BASH.search(script) and not re.search(r"\b[A-Z][a-z]+-[A-Z][A-Za-z]+\b", script):
+        return "bash"
+    return "powershell"
+
+
+async def import_templates(
+    session: AsyncSession, account_id: int, items: list[dict[str, Any]], *, origin: str
+) -> dict[str, int]:
+    """Create or update templates by slug (idempotent: an unchanged import changes nothing)."""
+    counts = {"created": 0, "updated": 0, "unchanged": 0}
+    for index, item in enumerate(items):
+        try:
+            slug = item.get("slug") or slugify(item["name"])
+            schema = checked_schema(
+                item["body"], item["language"], item.get("parameters_schema", [])
+            )
+        except (KeyError, TypeError) as exc:
+            raise Unprocessable(
+                f"Template #{index + 1} is missing {exc}.",
+                details={"fields": {f"templates[{index}]": f"missing {exc}"}},
+            ) from None
+        values = {
+            "name": item["name"],
+            "description": item.get("description", ""),
+            "keywords": list(item.get("keywords", [])),
+            "language": item["language"],
+            "body": item["body"],
+            "parameters_schema": [p.model_dump() for p in schema],
+        }
+        existing = (
+            await session.execute(
+                select(ScriptTemplate).where(
+                    ScriptTemplate.account_id == account_id, ScriptTemplate.slug == slug
+                )
+            )
+        ).scalar_one_or_none()
+        if existing is None:
+            session.add(ScriptTemplate(account_id=account_id, slug=slug, origin=origin, **values))
+            counts["created"] += 1
+        elif any(getattr(existing, k) != v for k, v in values.items()):
+            for key, value in values.items():
+                setattr(existing, key, value)
+            counts["updated"] += 1
+        else:
+            counts["unchanged"] += 1
+    await session.flush()
+    return counts
