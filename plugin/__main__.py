@@ -50,6 +50,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int)
     p.set_defaults(run=cmd_serve)
 
+    p = sub.add_parser(
+        "demo", help="run with the ConnectWise simulator, demo tickets and the script library"
+    )
+    p.add_argument("--port", type=int, help="the service's port (default FIXPILOT_PORT)")
+    p.add_argument("--sim-port", type=int, default=8090, help="the simulator's port")
+    p.set_defaults(run=cmd_demo)
+
     p = sub.add_parser("migrate", help="upgrade the database to the latest schema")
     p.set_defaults(run=cmd_migrate)
 
@@ -171,6 +178,18 @@ def run_async(settings: Settings, fn: Callable[[Any], Coroutine[Any, Any, Any]])
 def _reason(exc: BaseException) -> str:
     orig = getattr(exc, "orig", None) or exc
     return f"{type(orig).__name__}: {str(orig).splitlines()[0] if str(orig) else ''}"
+
+
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from plugin.demo import run_demo
+
+    if args.port is not None:
+        settings = settings.model_copy(update={"port": args.port})
+    try:
+        asyncio.run(run_demo(settings, sim_port=args.sim_port))
+    except OSError as exc:
+        raise CommandError(f"cannot start the demo: {exc}") from None
+    return 0
 
 
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:

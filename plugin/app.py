@@ -30,6 +30,7 @@ from plugin.metrics import Metrics
 from plugin.middlewares import make_middlewares, security_headers
 from plugin.notes import routes as note_routes
 from plugin.notes.cache import PreviewCache
+from plugin.pod import routes as pod_routes
 from plugin.openapi import build_openapi
 from plugin.psa import PSAProviders
 from plugin.scripts import routes as script_routes
@@ -54,6 +55,7 @@ def route_tables() -> list[RouteTable]:
         note_routes.routes,
         callback_routes.routes,
         writeback_routes.routes,
+        pod_routes.routes,
     ]
 
 
