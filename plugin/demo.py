@@ -77,13 +77,18 @@ async def run_demo(settings: Settings, *, sim_port: int) -> None:
     await _register_callbacks(settings)
 
     pod = f"{public_url}/pod?id=5001&screen=ticket"
+    assistant = (
+        f"Claude ({settings.llm_model})"
+        if settings.anthropic_api_key
+        else "offline (set ANTHROPIC_API_KEY for Claude)"
+    )
     print(
         f"""
 Fixpilot demo is running.
   Service:           {public_url}   (GET /healthz, /api/openapi.json)
   ConnectWise (sim): {state.site_url}   ({len(state.tickets)} demo tickets, boards 1 and 2)
   Script library:    {counts["created"]} added, {counts["updated"]} updated
-  Assistant:         {"Claude (" + settings.llm_model + ")" if settings.anthropic_api_key else "offline (set ANTHROPIC_API_KEY for Claude)"}
+  Assistant:         {assistant}
 
 Open the pod inside a simulated ConnectWise ticket screen:
   {state.site_url}/_sim/ticket/5001?pod={quote(pod, safe="")}
