@@ -112,8 +112,21 @@ def test_tokens_and_accounts(tmp_path, database_url):
     assert missing.returncode == 1 and "nope" in missing.stderr
 
 
+def _call(url: str, token: str, body: dict | None = None) -> dict:
+    req = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return json.loads(resp.read())
+
+
 def test_serve_answers_and_stops_cleanly_on_sigterm(tmp_path, database_url):
     port = _free_port()
+    token = _cli(
+        "tokens", "create", "--role", "engineer", env=_env(database_url), cwd=tmp_path
+    ).stdout.strip()
     proc = subprocess.Popen(
         [PYTHON, "-m", "plugin", "serve", "--port", str(port)],
         env=_env(database_url),
@@ -125,6 +138,14 @@ def test_serve_answers_and_stops_cleanly_on_sigterm(tmp_path, database_url):
     try:
         assert _wait_for(f"http://127.0.0.1:{port}/healthz") == 200
         assert _wait_for(f"http://127.0.0.1:{port}/readyz") == 200
+        # No API key: the offline assistant still answers a chat turn.
+        base = f"http://127.0.0.1:{port}/api/v1/ai-sessions"
+        session = _call(base, token, {"title": "Printer queue stuck"})
+        turn = _call(
+            f"{base}/{session['id']}/messages", token, {"content": "the print queue is stuck"}
+        )
+        assert turn["assistant_message"]["generator"] == "offline"
+        assert "offline" in turn["assistant_message"]["content"].lower()
     finally:
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
