@@ -30,8 +30,8 @@ from plugin.metrics import Metrics
 from plugin.middlewares import make_middlewares, security_headers
 from plugin.notes import routes as note_routes
 from plugin.notes.cache import PreviewCache
-from plugin.pod import routes as pod_routes
 from plugin.openapi import build_openapi
+from plugin.pod import routes as pod_routes
 from plugin.psa import PSAProviders
 from plugin.scripts import routes as script_routes
 from plugin.services import Services
