@@ -124,22 +124,26 @@ async def preview(
     services: Services, cache: PreviewCache, account_id: int, session_id: int, kind: DocumentKind
 ) -> Preview:
     async with services.db.read() as session:
-        ai_session = await get_session(session, account_id, session_id)
-        bundle = await build_bundle(session, ai_session)
-        version = ai_session.state_version
+        version = (await get_session(session, account_id, session_id)).state_version
 
     async def make() -> CachedDocument:
+        # Only a miss pays for the bundle. It is read in one transaction with the version
+        # it reflects; if the session moved on meanwhile, the draft is served, not kept.
+        async with services.db.read() as session:
+            ai_session = await get_session(session, account_id, session_id)
+            bundle = await build_bundle(session, ai_session)
+            current = ai_session.state_version
         token = call_scope.set(CallScope(account_id, session_id))
         try:
             document = await generate_document(kind, bundle, services.llm)
         finally:
             call_scope.reset(token)
-        # An offline stand-in for a failed LLM is served but not kept: once the LLM is back
-        # the same state deserves the real draft.
+        # An offline stand-in for a failed LLM is served but not kept either: once the LLM
+        # is back the same state deserves the real draft.
         return CachedDocument(
             markdown=redact_text(document.markdown),
             generator=document.generator,
-            persist=document.fallback_reason is None,
+            persist=document.fallback_reason is None and current == version,
         )
 
     found = await cache.get_or_make((kind.value, session_id, version), make)
