@@ -63,9 +63,8 @@ async def main() -> None:
     print(f"chat turn, offline assistant, {TURNS} turns each")
     print(f"  10 earlier messages:    prompt {short[0]:8.0f} chars   turn {short[1]:6.1f} ms")
     print(f"  3,000 earlier messages: prompt {long[0]:8.0f} chars   turn {long[1]:6.1f} ms")
-    print(
-        f"  ratio long/short:       prompt {long[0] / short[0]:8.2f}x        turn {long[1] / short[1]:6.2f}x"
-    )
+    size_ratio, time_ratio = long[0] / short[0], long[1] / short[1]
+    print(f"  ratio long/short:       prompt {size_ratio:8.2f}x        turn {time_ratio:6.2f}x")
 
 
 if __name__ == "__main__":
