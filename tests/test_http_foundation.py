@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from plugin.app import SERVICES, route_tables
 
 
@@ -119,3 +121,41 @@ async def test_secret_key_is_generated_once_and_shared(client, settings):
     services = client.app[SERVICES]
     assert len(services.secret_key) > 40
     assert await ensure_secret_key(services.db, settings) == services.secret_key
+
+
+async def test_unexpected_error_is_500_with_request_id_and_no_traceback(aiohttp_client, settings):
+    from plugin.app import create_app
+
+    app = create_app(settings)
+
+    async def boom(request):
+        raise RuntimeError("secret internals /etc/passwd")
+
+    app.router.add_get("/boom", boom)
+    client = await aiohttp_client(app)
+    resp = await client.get("/boom")
+    body = await resp.json()
+    assert resp.status == 500
+    assert body["error"]["code"] == "internal_error"
+    assert body["error"]["details"]["request_id"] == resp.headers["X-Request-ID"]
+    text = json.dumps(body)
+    assert "Traceback" not in text and "secret internals" not in text
+
+
+async def test_database_failure_is_503_not_500(client, engineer_headers, monkeypatch):
+    from contextlib import asynccontextmanager
+
+    from sqlalchemy.exc import OperationalError
+
+    services = client.app[SERVICES]
+
+    @asynccontextmanager
+    async def broken():
+        raise OperationalError("SELECT 1", {}, Exception("database is locked"))
+        yield
+
+    monkeypatch.setattr(services.db, "write", broken)
+    resp = await client.post("/api/v1/ai-sessions", json={"title": "x"}, headers=engineer_headers)
+    assert resp.status == 503
+    assert (await resp.json())["error"]["code"] == "database_unavailable"
+    assert resp.headers["Retry-After"]
