@@ -10,8 +10,9 @@ import structlog
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from plugin.accounts.scope import get_owned
 from plugin.db import utcnow
-from plugin.errors import ApiError, Conflict, NotFound
+from plugin.errors import ApiError, Conflict
 from plugin.fixes.models import SuggestedFix
 from plugin.fixes.schemas import FixOut
 from plugin.fixes.transitions import FixStatus, TransitionError, TransitionPlan, plan_transition
@@ -56,16 +57,14 @@ async def active_fix(session: AsyncSession, ai_session_id: int) -> SuggestedFix 
 
 
 async def get_fix(session: AsyncSession, ai_session_id: int, fix_id: int) -> SuggestedFix:
-    fix = (
-        await session.execute(
-            select(SuggestedFix).where(
-                SuggestedFix.id == fix_id, SuggestedFix.session_id == ai_session_id
-            )
-        )
-    ).scalar_one_or_none()
-    if fix is None:
-        raise NotFound(f"Suggested fix {fix_id} does not exist.", code="fix_not_found")
-    return fix
+    return await get_owned(
+        session,
+        SuggestedFix,
+        fix_id,
+        owner=SuggestedFix.session_id,
+        owner_id=ai_session_id,
+        what="Suggested fix",
+    )
 
 
 @dataclass(frozen=True)

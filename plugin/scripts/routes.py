@@ -7,7 +7,8 @@ from typing import Any
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from plugin.errors import Conflict, NotFound
+from plugin.accounts.scope import get_scoped
+from plugin.errors import Conflict
 from plugin.http import Req, RouteTable
 from plugin.pagination import page, split_page
 from plugin.scripts.models import DraftTemplate, ScriptTemplate
@@ -215,16 +216,7 @@ async def get_draft(req: Req) -> DraftTemplateOut:
 
 
 async def _draft(session, account_id: int, draft_id: int) -> DraftTemplate:
-    draft = (
-        await session.execute(
-            select(DraftTemplate).where(
-                DraftTemplate.id == draft_id, DraftTemplate.account_id == account_id
-            )
-        )
-    ).scalar_one_or_none()
-    if draft is None:
-        raise NotFound(f"Draft template {draft_id} does not exist.", code="draft_not_found")
-    return draft
+    return await get_scoped(session, DraftTemplate, draft_id, account_id, what="Draft template")
 
 
 @routes.post(

@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from plugin.errors import Conflict, NotFound, Unprocessable
+from plugin.accounts.scope import get_scoped
+from plugin.errors import Conflict, Unprocessable
 from plugin.scripts.extraction import ExtractionResult
 from plugin.scripts.models import DraftTemplate, ScriptGeneration, ScriptTemplate
 from plugin.scripts.parameters import ParameterErrors, ParameterSpec, parse_schema
@@ -77,16 +78,7 @@ def draft_out(d: DraftTemplate) -> DraftTemplateOut:
 
 
 async def get_template(session: AsyncSession, account_id: int, template_id: int) -> ScriptTemplate:
-    template = (
-        await session.execute(
-            select(ScriptTemplate).where(
-                ScriptTemplate.id == template_id, ScriptTemplate.account_id == account_id
-            )
-        )
-    ).scalar_one_or_none()
-    if template is None:
-        raise NotFound(f"Template {template_id} does not exist.", code="template_not_found")
-    return template
+    return await get_scoped(session, ScriptTemplate, template_id, account_id, what="Template")
 
 
 async def ensure_unique_slug(

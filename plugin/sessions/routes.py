@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from plugin.accounts.scope import get_owned
 from plugin.http import Req, RouteTable
 from plugin.pagination import page, split_page
 from plugin.sessions.models import AISession, Fact, Message
@@ -180,16 +181,9 @@ async def list_facts(req: Req) -> FactList:
 
 
 async def _get_fact(session, ai_session_id: int, fact_id: int) -> Fact:
-    from plugin.errors import NotFound
-
-    fact = (
-        await session.execute(
-            select(Fact).where(Fact.id == fact_id, Fact.session_id == ai_session_id)
-        )
-    ).scalar_one_or_none()
-    if fact is None:
-        raise NotFound(f"Fact {fact_id} does not exist.", code="fact_not_found")
-    return fact
+    return await get_owned(
+        session, Fact, fact_id, owner=Fact.session_id, owner_id=ai_session_id, what="Fact"
+    )
 
 
 @routes.patch(
