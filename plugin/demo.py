@@ -74,7 +74,7 @@ async def run_demo(settings: Settings, *, sim_port: int) -> None:
     app_runner = web.AppRunner(create_app(settings), access_log=None)
     await app_runner.setup()
     await web.TCPSite(app_runner, settings.host, settings.port).start()
-    await _register_callbacks(settings)
+    await _register_callbacks(settings, settings.database_url)
 
     pod = f"{public_url}/pod?id=5001&screen=ticket"
     assistant = (
@@ -108,10 +108,22 @@ Ctrl-C stops it.""",
     await sim_runner.cleanup()
 
 
-async def _register_callbacks(settings: Settings) -> None:
-    """Register the callback with the simulator so ticket changes reach the service."""
+async def _register_callbacks(settings: Settings, db_url: str) -> None:
+    """Register the callback and the pod with the simulator, as `connectwise install` does,
+    so ticket changes made in the simulator reach the service."""
+    from plugin.accounts.service import get_account_by_slug
+    from plugin.callbacks.setup_commands import install_registrations
+    from plugin.db import Database
+    from plugin.psa import PSAProviders
+
+    db = Database(db_url)
+    providers = PSAProviders(settings)
     try:
-        from plugin.callbacks.setup_commands import register_callbacks
-    except ImportError:
-        return
-    await register_callbacks(settings, account="default")
+        async with db.read() as session:
+            account = await get_account_by_slug(session, "default")
+        await install_registrations(
+            providers.for_account(account), account, settings, dry_run=False
+        )
+    finally:
+        await providers.aclose()
+        await db.dispose()

@@ -2,20 +2,26 @@
 
 A cached key that does not match a signature may have been rotated, so it is fetched again
 once; a cool-down stops a stream of forged signatures from turning into a stream of key
-requests to ConnectWise. Concurrent misses on one URL share one fetch.
+requests to ConnectWise, and a cap on fetches per account and minute does the same for
+forged bodies that each name a new key URL (they would spend the account's API rate limit).
+Concurrent misses on one URL share one fetch.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from providers.psa.connectwise import verify_signature
 
 KeyFetcher = Callable[[str], Awaitable[str]]
+
+
+class KeyFetchThrottled(Exception):
+    """Too many key fetches for this account in the last minute: try again later."""
 
 
 @dataclass
@@ -30,18 +36,22 @@ class SigningKeyCache:
         *,
         max_entries: int = 256,
         refetch_cooldown: float = 10.0,
+        max_fetches_per_minute: int = 30,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._entries: OrderedDict[tuple[int, str], _CachedKey] = OrderedDict()
         self._locks: dict[tuple[int, str], asyncio.Lock] = {}
         self._max_entries = max_entries
         self._refetch_cooldown = refetch_cooldown
+        self._max_fetches = max_fetches_per_minute
+        self._fetched: dict[int, deque[float]] = {}
         self._clock = clock
 
     async def verify(
         self, account_id: int, key_url: str, raw: bytes, signature: str, fetch: KeyFetcher
     ) -> bool:
-        """True when `signature` signs `raw` with the key at `key_url`. Fetch errors propagate.
+        """True when `signature` signs `raw` with the key at `key_url`. Fetch errors propagate;
+        KeyFetchThrottled when a fetch is needed and the account used up its fetches.
 
         `key_url` must already be known to be on the account's ConnectWise host."""
         cache_key = (account_id, key_url)
@@ -57,6 +67,7 @@ class SigningKeyCache:
                 return verify_signature(raw, signature, current.key)
             if current is not None and not self._may_refetch(current):
                 return False
+            self._count_fetch(account_id)
             key = await fetch(key_url)
             refetched_at = self._clock() if current is not None else None
             self._store(cache_key, _CachedKey(key, refetched_at))
@@ -67,6 +78,15 @@ class SigningKeyCache:
             entry.refetched_at is None
             or self._clock() - entry.refetched_at >= self._refetch_cooldown
         )
+
+    def _count_fetch(self, account_id: int) -> None:
+        recent = self._fetched.setdefault(account_id, deque())
+        now = self._clock()
+        while recent and now - recent[0] >= 60:
+            recent.popleft()
+        if len(recent) >= self._max_fetches:
+            raise KeyFetchThrottled()
+        recent.append(now)
 
     def _store(self, cache_key: tuple[int, str], entry: _CachedKey) -> None:
         self._entries[cache_key] = entry

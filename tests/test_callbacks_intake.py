@@ -1,0 +1,313 @@
+"""POST /webhooks/connectwise/{account}: signatures, key URLs, dedupe, answers, and real
+signed deliveries from the ConnectWise simulator."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from aiohttp import web
+from sqlalchemy.exc import OperationalError
+
+from plugin.callbacks.keys import KeyFetchThrottled, SigningKeyCache
+from plugin.callbacks.models import PSACallbackEvent
+from providers.psa.connectwise import compute_signature
+from tests.callback_helpers import (
+    WEBHOOK,
+    count,
+    deliver,
+    events,
+    fixture_body,
+    get_session,
+    link_session,
+    services_of,
+    signature_headers,
+    wait_until_processed,
+)
+
+SIGNING_KEY_GET = ("GET", "system/callbacks/signingkey")
+UNAUTHORIZED = {"error": {"code": "unauthorized", "message": "Unauthorized.", "details": {}}}
+
+
+def key_fetches(cw_sim) -> int:
+    return cw_sim.requests.count(SIGNING_KEY_GET)
+
+
+async def test_valid_signature_is_stored_and_answered_202(cw_client, cw_sim):
+    raw = fixture_body("ticket__updated", cw_sim.site_url)
+
+    resp = await deliver(cw_client, raw, cw_sim.signing_key)
+
+    assert resp.status == 202
+    body = await resp.json()
+    assert body["status"] == "accepted"
+    (event,) = await events(services_of(cw_client).db)
+    assert body["event_id"] == event.id
+    assert (event.record_id, event.event_type, event.action) == (5002, "ticket", "updated")
+    assert event.dedupe_key == "8d1c2e4f-0b7a-4f3e-8c21-5a9e6d4b7c02"  # the MessageId
+    assert event.payload["entity"]["status"]["id"] == 3  # Entity stored decoded
+    assert key_fetches(cw_sim) == 1
+
+
+async def test_wrong_signature_is_401_without_detail(cw_client, cw_sim):
+    raw = fixture_body("ticket__updated", cw_sim.site_url)
+
+    resp = await deliver(cw_client, raw, "not-the-signing-key")
+
+    assert resp.status == 401
+    assert await resp.json() == UNAUTHORIZED
+    assert await count(services_of(cw_client).db, PSACallbackEvent) == 0
+
+
+async def test_body_changed_after_signing_is_401(cw_client, cw_sim):
+    raw = fixture_body("ticket__updated", cw_sim.site_url)
+    headers = signature_headers(raw, cw_sim.signing_key)
+
+    resp = await cw_client.post(WEBHOOK, data=raw.replace(b"5002", b"5003"), headers=headers)
+
+    assert resp.status == 401
+
+
+async def test_missing_signature_is_401(cw_client, cw_sim):
+    raw = fixture_body("ticket__updated", cw_sim.site_url)
+
+    resp = await deliver(cw_client, raw, None)
+
+    assert resp.status == 401
+    assert await resp.json() == UNAUTHORIZED
+    assert key_fetches(cw_sim) == 0
+
+
+async def test_key_url_on_a_foreign_host_is_401_and_never_fetched(
+    cw_client, cw_sim, aiohttp_server
+):
+    foreign_requests: list[str] = []
+
+    async def attacker_key(request: web.Request) -> web.Response:
+        foreign_requests.append(request.path_qs)
+        return web.json_response({"signing_key": "attacker-key"})
+
+    foreign = web.Application()
+    foreign.router.add_get("/{tail:.*}", attacker_key)
+    server = await aiohttp_server(foreign)
+    foreign_origin = str(server.make_url("")).rstrip("/")
+    assert foreign_origin != cw_sim.site_url  # same host, another port
+    raw = fixture_body("ticket__updated", cw_sim.site_url)
+    body = json.loads(raw)
+    body["Metadata"]["key_url"] = body["Metadata"]["key_url"].replace(
+        cw_sim.site_url, foreign_origin
+    )
+    raw = json.dumps(body).encode()
+
+    resp = await deliver(cw_client, raw, "attacker-key")
+
+    assert resp.status == 401
+    assert await resp.json() == UNAUTHORIZED
+    assert foreign_requests == []
+    assert key_fetches(cw_sim) == 0
+    assert await count(services_of(cw_client).db, PSACallbackEvent) == 0
+
+
+async def test_rotated_key_is_accepted_after_one_refetch(cw_client, cw_sim):
+    first = fixture_body("ticket__updated", cw_sim.site_url)
+    assert (await deliver(cw_client, first, cw_sim.signing_key)).status == 202
+    cached = await deliver(
+        cw_client, fixture_body("ticket__merged", cw_sim.site_url), cw_sim.signing_key
+    )
+    assert cached.status == 202
+    assert key_fetches(cw_sim) == 1  # the second delivery used the cached key
+
+    cw_sim.signing_keys[1] = "rotated-signing-key-0002"  # same key URL, new key
+    rotated = fixture_body("ticket__closed_outside", cw_sim.site_url)
+    resp = await deliver(cw_client, rotated, "rotated-signing-key-0002")
+
+    assert resp.status == 202
+    assert key_fetches(cw_sim) == 2
+
+    # A forged signature right after does not make Fixpilot ask ConnectWise again.
+    forged = fixture_body("ticket__moved_board", cw_sim.site_url)
+    assert (await deliver(cw_client, forged, "forged-key")).status == 401
+    assert key_fetches(cw_sim) == 2
+
+
+@pytest.mark.parametrize("fixture", ["ticket__updated", "ticket__type_capitalised"])
+async def test_same_delivery_three_times_is_one_event_processed_once(cw_client, cw_sim, fixture):
+    services = services_of(cw_client)
+    ticket_id = json.loads(fixture_body(fixture, cw_sim.site_url))["ID"]
+    session_id = await link_session(services.db, cw_sim.tickets[ticket_id])
+    raw = fixture_body(fixture, cw_sim.site_url)  # type_capitalised has no MessageId
+
+    answers = [await deliver(cw_client, raw, cw_sim.signing_key) for _ in range(3)]
+
+    assert [r.status for r in answers] == [202, 200, 200]
+    assert [(await r.json())["status"] for r in answers] == ["accepted", "duplicate", "duplicate"]
+    (event,) = await wait_until_processed(services.db)
+    assert (event.status, event.attempts) == ("done", 1)
+    done = services.metrics.registry.get_sample_value(
+        "fixpilot_background_items_total", {"worker": "callbacks", "result": "done"}
+    )
+    assert done == 1
+
+    assert (await get_session(services.db, session_id)).state_version == 2  # bumped once
+
+
+async def test_store_failure_answers_429_and_the_retry_is_stored(cw_client, cw_sim, monkeypatch):
+    db = services_of(cw_client).db
+    real_write = db.write
+    failures = []
+
+    def failing_write():
+        if not failures:
+            failures.append(1)
+            raise OperationalError("INSERT", {}, Exception("database is locked"))
+        return real_write()
+
+    monkeypatch.setattr(db, "write", failing_write)
+    raw = fixture_body("ticket__updated", cw_sim.site_url)
+
+    first = await deliver(cw_client, raw, cw_sim.signing_key)
+    assert first.status == 429
+    assert first.headers["Retry-After"]
+    assert await count(db, PSACallbackEvent) == 0
+
+    retried = await deliver(cw_client, raw, cw_sim.signing_key)
+    assert retried.status == 202
+    assert len(await events(db)) == 1
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"not json", b"[1, 2]", b'{"ID": 5002, "Type": "ticket"}', b'{"Action": "updated"}'],
+    ids=["not-json", "not-object", "no-action", "no-type"],
+)
+async def test_malformed_body_is_400(cw_client, cw_sim, raw):
+    resp = await deliver(cw_client, raw, cw_sim.signing_key)
+
+    assert resp.status == 400
+    assert (await resp.json())["error"]["code"] == "malformed_callback"
+
+
+@pytest.mark.parametrize("change", [{"ID": None}, {"Action": "archived"}])
+async def test_authentic_ticket_callback_fixpilot_cannot_use_is_acknowledged(
+    cw_client, cw_sim, change
+):
+    body = json.loads(fixture_body("ticket__deleted", cw_sim.site_url))
+    body.update(change)
+    raw = json.dumps(body).encode()
+
+    resp = await deliver(cw_client, raw, cw_sim.signing_key)
+
+    assert resp.status == 200
+    assert (await resp.json())["status"] == "ignored"
+    assert await count(services_of(cw_client).db, PSACallbackEvent) == 0
+
+
+async def test_unknown_account_is_404(cw_client, cw_sim):
+    raw = fixture_body("ticket__updated", cw_sim.site_url)
+
+    resp = await deliver(cw_client, raw, cw_sim.signing_key, path="/webhooks/connectwise/nope")
+
+    assert resp.status == 404
+    assert key_fetches(cw_sim) == 0
+
+
+async def test_signed_deliveries_from_the_simulator_are_stored_and_processed(cw_client, cw_sim):
+    """ConnectWise's own way in: a registered callback, a technician's change, a signed POST
+    with the record id appended to the URL; a rotated key arrives under a new key URL."""
+    services = services_of(cw_client)
+    session_id = await link_session(services.db, cw_sim.tickets[5004])
+    cw_sim.emit_callbacks = True
+    cw_sim.add_callback(
+        {
+            "url": str(cw_client.make_url(WEBHOOK)) + "?recordId=",
+            "type": "Ticket",
+            "level": "Owner",
+            "objectId": 1,
+        }
+    )
+
+    cw_sim.close_ticket(5004)
+    await cw_sim.drain_callbacks()
+    cw_sim.rotate_signing_key()
+    cw_sim.human_update(5011, status_id=2)
+    await cw_sim.drain_callbacks()
+
+    assert [(d.record_id, d.status) for d in cw_sim.deliveries] == [(5004, 202), (5011, 202)]
+    assert cw_sim.deliveries[0].url.endswith("?recordId=5004")
+    assert key_fetches(cw_sim) == 2  # one per key URL
+    rows = await wait_until_processed(services.db, 2)
+    assert [(e.record_id, e.status) for e in rows] == [(5004, "done"), (5011, "done")]
+
+    assert (await get_session(services.db, session_id)).ticket_state == "closed_outside"
+
+
+async def test_unreachable_signing_key_answers_429_so_connectwise_retries(cw_client, cw_sim):
+    raw = fixture_body("ticket__updated", cw_sim.site_url)
+    cw_sim.faults.down = True
+
+    resp = await deliver(cw_client, raw, cw_sim.signing_key)
+
+    assert resp.status == 429
+    cw_sim.faults.down = False
+    assert (await deliver(cw_client, raw, cw_sim.signing_key)).status == 202
+
+
+# --- the key cache on its own ----------------------------------------------------------------
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def key_server(keys: dict[str, str]):
+    """A fetcher over `keys` (URL → current key) that records what it was asked."""
+    asked: list[str] = []
+
+    async def fetch(url: str) -> str:
+        asked.append(url)
+        await asyncio.sleep(0)
+        return keys[url]
+
+    return fetch, asked
+
+
+async def test_key_cache_shares_one_fetch_between_concurrent_misses():
+    cache = SigningKeyCache()
+    fetch, asked = key_server({"u": "k1"})
+    raw = b"{}"
+
+    results = await asyncio.gather(
+        *(cache.verify(1, "u", raw, compute_signature(raw, "k1"), fetch) for _ in range(10))
+    )
+
+    assert results == [True] * 10
+    assert asked == ["u"]
+
+
+async def test_key_cache_refetches_once_per_cooldown_and_caps_fetches():
+    clock = FakeClock()
+    cache = SigningKeyCache(refetch_cooldown=10, max_fetches_per_minute=3, clock=clock)
+    keys = {"u": "k1"}
+    fetch, asked = key_server(keys)
+    raw = b"{}"
+    assert await cache.verify(1, "u", raw, compute_signature(raw, "k1"), fetch)
+
+    keys["u"] = "k2"  # rotated
+    assert await cache.verify(1, "u", raw, compute_signature(raw, "k2"), fetch)
+    assert not await cache.verify(1, "u", raw, "forged", fetch)  # within the cool-down
+    assert len(asked) == 2
+    clock.now += 11
+    assert not await cache.verify(1, "u", raw, "forged", fetch)  # one more try after it
+    assert len(asked) == 3
+
+    keys.update(v="k2")
+    with pytest.raises(KeyFetchThrottled):  # a fourth fetch in the same minute
+        await cache.verify(1, "v", raw, compute_signature(raw, "k2"), fetch)
+    assert await cache.verify(2, "v", raw, compute_signature(raw, "k2"), fetch)  # per account
+    clock.now += 60
+    assert await cache.verify(1, "v", raw, compute_signature(raw, "k2"), fetch)
