@@ -48,6 +48,7 @@ CONFIDENCE_PER_POINT = 8
 CONFIDENCE_CAP = 70
 # Words shorter than this only match exactly (so "pc" does not match "pcie").
 MIN_PREFIX_MATCH = 4
+MAX_WORDS_SHOWN = 6
 
 STOPWORDS = frozenset(
     """
@@ -183,7 +184,12 @@ def compose_chat_reply(request: LLMRequest) -> str:
         )
     best, others = ranked[0], ranked[1:3]
     name = str(best.template.get("name") or f"template {best.template.get('id')}")
-    matched = ", ".join(f'"{w}"' for w in best.matched_words)
+    # The first matches are the strongest (keywords are scored first); a long tail of
+    # description words reads as noise.
+    shown = best.matched_words[:MAX_WORDS_SHOWN]
+    matched = ", ".join(f'"{w}"' for w in shown)
+    if len(best.matched_words) > len(shown):
+        matched += ", …"
     suggestion = {
         "title": name,
         "summary": f"The library template {name} matches what you described ({matched}).",

@@ -22,6 +22,7 @@ import aiohttp
 from aiohttp import web
 
 from providers.psa.simulator.emitter import CallbackEmitter
+from providers.psa.simulator.hosted import hosted_routes
 from providers.psa.simulator.state import (
     API_PREFIX,
     HUMAN_MEMBER,
@@ -79,6 +80,7 @@ def create_simulator_app(state: SimulatorState | None = None) -> web.Application
     app.router.add_post("/_sim/workflow-revert", sim_workflow_revert)
     app.router.add_post("/_sim/signing-key/rotate", sim_rotate_key)
     app.router.add_post(r"/_sim/tickets/{id:\d+}/{action:update|close|merge|move}", sim_human)
+    app.router.add_routes(hosted_routes(STATE_KEY))  # the simulated ticket screen (pods)
     return app
 
 

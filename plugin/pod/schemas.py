@@ -1,0 +1,51 @@
+"""Request and response models of the pod page and its member sign-in."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+ACCOUNT_SLUG = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+
+
+class PodQuery(BaseModel):
+    id: str | None = Field(None, max_length=64, description="ConnectWise record id ([cw_id])")
+    screen: str | None = Field(None, max_length=64, description="ConnectWise screen ([cw_screen])")
+    account: str = Field("default", pattern=ACCOUNT_SLUG)
+
+
+class PodSessionIn(BaseModel):
+    """What the pod got from ConnectWise's getMemberAuthentication. Only the member id and
+    hash are used, checked against the account's own ConnectWise; the rest is accepted so
+    the pod can forward it, and is never trusted (the company comes from the account)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    account: str = Field("default", pattern=ACCOUNT_SLUG)
+    member_id: str = Field(min_length=1, max_length=100)
+    member_hash: str = Field(min_length=1, max_length=1000)
+    memberContext: str | None = Field(None, max_length=1000)
+    memberEmail: str | None = Field(None, max_length=320)
+    site: str | None = Field(None, max_length=500)
+    companyid: str | int | None = Field(None)
+
+    @field_validator("member_id", "member_hash")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value.strip()
+
+
+class PodMember(BaseModel):
+    id: str
+    name: str | None
+    email: str | None
+
+
+class PodSessionOut(BaseModel):
+    token: str = Field(description="Bearer token for /api/v1 (role engineer), short-lived")
+    expires_at: datetime
+    member: PodMember
+    account: str

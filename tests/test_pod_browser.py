@@ -1,0 +1,373 @@
+"""The pod in a real browser (Debian's chromium through Playwright), framed by the simulated
+ConnectWise ticket screen: the Hosted API handshake, the fix lifecycle, the write-back."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, Page, async_playwright, expect
+from sqlalchemy import select, update
+
+import plugin.scripts
+from plugin.accounts.models import ApiToken
+from plugin.accounts.service import get_account_by_slug
+from plugin.app import SERVICES, create_app
+from plugin.fixes.models import SuggestedFix
+from plugin.scripts.service import import_templates
+from plugin.sessions.models import AISession
+from providers.llm import LLMUnavailable
+from providers.psa.simulator import DEMO_MEMBER_HASH
+
+CHROMIUM = "/usr/bin/chromium"
+TICKET = 5001
+RESOLVED_STATUS = 4  # "Resolved" on the demo Help Desk board
+LIBRARY = Path(plugin.scripts.__file__).parent / "library.json"
+SCREENSHOT = Path("/tmp/pod.png")
+
+expect.set_options(timeout=10_000)
+
+
+@pytest.fixture
+async def app_server(aiohttp_server, cw_settings):
+    """The service on loopback; its default account talks to the simulator, has the script
+    library and a resolved status."""
+    app = create_app(cw_settings())
+    server = await aiohttp_server(app)
+    async with app[SERVICES].db.write() as session:
+        account = await get_account_by_slug(session, "default")
+        account.preferences = {"cw_resolved_status_id": RESOLVED_STATUS}
+        await import_templates(
+            session, account.id, json.loads(LIBRARY.read_text()), origin="library"
+        )
+    return server
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+def pod_url(app_server) -> str:
+    return str(app_server.make_url("/pod").with_query(id=str(TICKET), screen="ticket"))
+
+
+async def new_page(browser: Browser) -> Page:
+    page = await browser.new_page(viewport={"width": 1000, "height": 1100})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.errors = errors  # type: ignore[attr-defined]
+    return page
+
+
+def track_sign_ins(page: Page) -> list[str]:
+    sign_ins: list[str] = []
+    page.on("request", lambda r: sign_ins.append(r.url) if "/pod/session" in r.url else None)
+    return sign_ins
+
+
+async def test_engineer_works_a_ticket_in_the_pod(browser, app_server, cw_sim):
+    page = await new_page(browser)
+    screen = cw_sim.server.make_url(f"/_sim/ticket/{TICKET}").with_query(
+        pod=pod_url(app_server), member="jsmith"
+    )
+    sign_ins = track_sign_ins(page)
+    await page.goto(str(screen))
+    pod = page.frame_locator("#pod-frame")
+
+    # Signed in through the Hosted API handshake; the session is opened for the ticket.
+    await expect(pod.locator("#member")).to_have_text("John Smith")
+    await expect(pod.locator("#ticket-title")).to_contain_text(f"#{TICKET}")
+    # beforeSave is answered, so ConnectWise can save the ticket.
+    await page.click("#sim-save")
+    await expect(page.locator("#sim-save-state")).to_have_text("Saved")
+
+    # Chat: a streamed reply, and the suggested fix with its confidence.
+    await pod.locator("#composer-input").fill(
+        "Print queue stuck at the front desk: looks like a hung service on the remote "
+        "print server host: PRN-01. Restart service over winrm?"
+    )
+    await pod.locator("#composer-input").press("Enter")
+    reply = pod.locator(".msg.assistant").last
+    await expect(reply).to_contain_text("Restart a service on a remote computer")
+    card = pod.locator("#fix-card")
+    await expect(card.locator("#fix-title")).to_have_text("Restart a service on a remote computer")
+    await expect(card.locator(".badge.confidence")).to_have_text("70% confidence")
+
+    # Facts: added and deleted; the notes are built from them.
+    await pod.get_by_role("tab", name="Facts").click()
+    fact_input = pod.locator("#fact-input")
+    for fact in ("The Spooler service on PRN-01 was hung", "A typo to delete"):
+        await fact_input.fill(fact)
+        await fact_input.press("Enter")
+        await expect(pod.locator("#facts .fact-text").last).to_have_text(fact)
+    await pod.get_by_role("button", name="Delete fact: A typo to delete").click()
+    await expect(pod.locator("#facts .fact-text")).to_have_text(
+        ["The Spooler service on PRN-01 was hung"]
+    )
+    await expect(pod.locator("#facts-count")).to_have_text("1")
+    await pod.get_by_role("tab", name="Chat").click()
+
+    # The script panel: parameters pre-filled from the session, then generated.
+    await card.get_by_role("button", name="Open script").click()
+    dialog = pod.locator("#script-dialog")
+    await expect(pod.locator("#param-computer_name")).to_have_value("PRN-01")
+    computer_label = dialog.locator("label[for='param-computer_name']")
+    await expect(computer_label.locator(".tag")).to_have_text("from session")
+    await expect(dialog.locator("label[for='param-service_name'] .tag")).to_have_count(0)
+    await pod.locator("#param-service_name").fill("Spooler")
+    await dialog.get_by_role("button", name="Generate").click()
+    script = dialog.locator(".script-output code")
+    await expect(script).to_contain_text("PRN-01")
+    await expect(script).to_contain_text("Spooler")
+    await dialog.get_by_role("button", name="Close", exact=True).click()
+    await expect(dialog).to_be_hidden()
+
+    # Applied → verifying; "Waiting to verify…" with a reason → pending; Worked → no banner.
+    await card.get_by_role("button", name="Mark applied").click()
+    banner = pod.locator("#banner")
+    await expect(banner).to_have_attribute("data-mode", "verifying")
+    await expect(banner).to_contain_text("Verifying")
+    await page.locator("#pod-frame").screenshot(path=str(SCREENSHOT))
+    await banner.locator("summary").click()
+    await banner.get_by_role("button", name="Waiting to verify…").click()
+    await pod.locator("#ask-input").fill("Front desk prints a test page after lunch")
+    await pod.locator("#ask-ok").click()
+    await expect(banner).to_have_attribute("data-mode", "pending")
+    await expect(banner).to_contain_text("Front desk prints a test page after lunch")
+    await banner.get_by_role("button", name="Worked").click()
+    await expect(banner).to_be_hidden()
+    await expect(card.locator(".chip")).to_have_text("Worked")
+
+    # The pod token expires: the next call signs in again through ConnectWise and goes on.
+    async with app_server.app[SERVICES].db.write() as session:
+        await session.execute(
+            update(ApiToken).values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
+
+    # Resolve: the preview, edited, posted; the screen is asked to refresh.
+    await pod.locator("#resolve-btn").click()
+    text = pod.locator("#wrapup-text")
+    await expect(text).to_be_enabled()
+    draft = await text.input_value()
+    for heading in ("## Problem", "## What we confirmed", "## Root cause", "## Resolution"):
+        assert heading in draft
+    assert "The Spooler service on PRN-01 was hung" in draft
+    assert "A typo to delete" not in draft
+    edited = draft.rstrip() + "\n\nChecked with Maria at the front desk: printing works."
+    await text.fill(edited)
+    await pod.get_by_role("button", name="Confirm & post").click()
+    result = pod.locator("#wrapup-result")
+    await expect(result).to_contain_text("Resolved (verified)")
+    await expect(page.locator("#sim-status")).to_have_text("Resolved")
+    await expect(page.locator("#sim-loads")).to_have_text("2")
+
+    assert len(sign_ins) == 2
+    notes = [n for n in cw_sim.notes[TICKET] if n["resolutionFlag"]]
+    assert len(notes) == 1
+    assert "Checked with Maria at the front desk: printing works." in notes[0]["text"]
+    assert cw_sim.tickets[TICKET]["status"]["id"] == RESOLVED_STATUS
+    log = await page.locator("#protocol-log").text_content()
+    assert '"hosted_request":"refreshScreen"' in log
+    assert '"event":"onLoad"' in log and '"result":"success"' in log
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+async def test_status_not_applied_is_reported_and_retried(browser, app_server, cw_sim):
+    # A ConnectWise workflow rule moves resolved tickets back to "In Progress" (id 2).
+    cw_sim.workflow_revert_status = {RESOLVED_STATUS: 2}
+    page = await new_page(browser)
+    screen = cw_sim.server.make_url(f"/_sim/ticket/{TICKET}").with_query(pod=pod_url(app_server))
+    await page.goto(str(screen))
+    pod = page.frame_locator("#pod-frame")
+    await pod.locator("#resolve-btn").click()
+    await expect(pod.locator("#wrapup-text")).to_be_enabled()
+    await pod.get_by_role("button", name="Confirm & post").click()
+    result = pod.locator("#wrapup-result")
+    await expect(result).to_contain_text("Expected status #4")
+    await expect(result).to_contain_text("In Progress (#2)")
+    await expect(page.locator("#sim-status")).to_have_text("In Progress")  # screen refreshed
+    await pod.locator("#wrapup-cancel").click()
+
+    notice = pod.locator("#notices .notice.error")
+    await expect(notice).to_contain_text("could not be written")
+    cw_sim.workflow_revert_status = {}
+    await notice.get_by_role("button", name="Retry").click()
+    await expect(pod.locator("#notices")).to_contain_text("This session is resolved.")
+    await expect(notice).to_have_count(0)
+    assert len([n for n in cw_sim.notes[TICKET] if n["resolutionFlag"]]) == 1  # posted once
+    assert cw_sim.tickets[TICKET]["status"]["id"] == RESOLVED_STATUS
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+class DownLLM:
+    """An assistant whose provider is down (after its retries)."""
+
+    async def generate(self, request):
+        raise LLMUnavailable("the LLM is down")
+
+    async def stream(self, request):
+        raise LLMUnavailable("the LLM is down")
+        yield  # an async generator
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def test_unavailable_assistant_offers_a_retry(browser, app_server, cw_sim):
+    services = app_server.app[SERVICES]
+    working = services.llm
+    services.llm = DownLLM()
+    try:
+        page = await new_page(browser)
+        screen = cw_sim.server.make_url(f"/_sim/ticket/{TICKET}").with_query(
+            pod=pod_url(app_server)
+        )
+        await page.goto(str(screen))
+        pod = page.frame_locator("#pod-frame")
+        await pod.locator("#composer-input").fill("The print queue is stuck again")
+        await pod.get_by_role("button", name="Send").click()
+        failed = pod.locator(".msg.error")
+        await expect(failed).to_contain_text("Assistant unavailable")
+
+        services.llm = working
+        await failed.get_by_role("button", name="Retry").click()
+        await expect(pod.locator(".msg.assistant")).to_contain_text("Print Spooler")
+        await expect(failed).to_have_count(0)
+        await expect(pod.locator(".msg.user")).to_have_count(1)  # asked once, answered once
+        assert page.errors == []  # type: ignore[attr-defined]
+    finally:
+        services.llm = working
+
+
+async def test_fix_without_template_offers_three_ways_to_run_it(browser, app_server, cw_sim):
+    db = app_server.app[SERVICES].db
+    async with db.write() as session:
+        account = await get_account_by_slug(session, "default")
+        ai_session = AISession(
+            account_id=account.id,
+            title=f"Ticket #{TICKET}",
+            psa_ticket_id=TICKET,
+            status="active",
+            state_version=1,
+            ticket_state="open",
+        )
+        session.add(ai_session)
+        await session.flush()
+        fix = SuggestedFix(
+            session_id=ai_session.id,
+            title="Clear the stuck jobs by hand",
+            summary="Stop the spooler, delete the queued files, start it again.",
+            confidence=40,
+            ai_drafted_script="Stop-Service Spooler\nStart-Service Spooler",
+            status="suggested",
+        )
+        session.add(fix)
+        await session.flush()
+        fix_id = fix.id
+
+    page = await new_page(browser)
+    screen = cw_sim.server.make_url(f"/_sim/ticket/{TICKET}").with_query(pod=pod_url(app_server))
+    await page.goto(str(screen))
+    pod = page.frame_locator("#pod-frame")
+    card = pod.locator("#fix-card")
+    await expect(card.locator(".badge.confidence")).to_have_text("40% confidence")
+    await card.get_by_role("button", name="Open script").click()
+
+    script = pod.locator("#proposed-script")
+    await expect(script).to_have_value("Stop-Service Spooler\nStart-Service Spooler")
+    await script.fill("Stop-Service Spooler -Force\nStart-Service Spooler")
+    dialog = pod.locator("#script-dialog")
+    await dialog.get_by_role("button", name="Run once").click()
+    await expect(dialog.locator(".script-output code")).to_have_text(
+        "Stop-Service Spooler -Force\nStart-Service Spooler"
+    )
+    await dialog.get_by_role("button", name="Save as draft template").click()
+    await expect(dialog.locator(".draft")).to_contain_text("Saved draft template #")
+    await dialog.get_by_role("button", name="Build template").click()
+    link = dialog.get_by_role("link")
+    await expect(link).to_have_text(f"/scripts/builder?from_session={ai_session.id}&fix={fix_id}")
+
+    async with db.read() as session:
+        stored = await session.get(SuggestedFix, fix_id)
+    assert stored.decision == "build_template"
+    assert stored.edited_script == "Stop-Service Spooler -Force\nStart-Service Spooler"
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+# The simulated screen with a parent script that plays no part in the protocol: it frames
+# the pod and records what the pod sends it; the test speaks for it.
+SILENT_PARENT_JS = """
+window.received = [];
+window.addEventListener("message", (e) => window.received.push([e.origin, e.data]));
+document.getElementById("pod-frame").src = document.body.dataset.podUrl;
+"""
+
+
+async def test_pod_ignores_messages_from_other_origins(browser, app_server, cw_sim):
+    page = await new_page(browser)
+    await page.route(
+        "**/_sim/static/hosted.js",
+        lambda route: route.fulfill(content_type="text/javascript", body=SILENT_PARENT_JS),
+    )
+    sign_ins = track_sign_ins(page)
+    screen = cw_sim.server.make_url(f"/_sim/ticket/{TICKET}").with_query(pod=pod_url(app_server))
+    await page.goto(str(screen))
+    await page.wait_for_function("window.received && window.received.length >= 1")
+    origin, data = (await page.evaluate("window.received"))[0]
+    # The pod announced itself to its parent, as a JSON string.
+    assert json.loads(data) == {"message": "ready"}
+    assert origin == str(app_server.make_url("")).rstrip("/")
+
+    pod_frame = page.frame_locator("#pod-frame")
+    await expect(pod_frame.locator("#connection")).to_contain_text("Connecting")
+    frame = next(f for f in page.frames if f.url.startswith(pod_url(app_server)))
+    auth = {
+        "response": "getmemberauthentication",
+        "data": {"memberid": "jsmith", "memberHash": DEMO_MEMBER_HASH, "companyid": "x"},
+    }
+    # From the pod's own window: the service's origin, not ConnectWise's. Ignored.
+    await frame.evaluate(
+        """(auth) => new Promise((resolve) => {
+            // Messages are delivered in order: once the sentinel arrives, the pod has seen
+            // (and ignored) the others.
+            window.addEventListener("message", (e) => e.data === "sentinel" && resolve());
+            window.postMessage(JSON.stringify({MessageFrameID: "forged"}), "*");
+            window.postMessage(JSON.stringify(auth), "*");
+            window.postMessage("not json", "*");
+            window.postMessage("sentinel", "*");
+        })""",
+        auth,
+    )
+    await expect(pod_frame.locator("#connection")).to_contain_text("Connecting")
+    assert sign_ins == []
+    assert len(await page.evaluate("window.received")) == 1  # no getMemberAuthentication
+    async with app_server.app[SERVICES].db.read() as session:
+        assert (await session.execute(select(ApiToken))).first() is None
+
+    # The same messages from the ConnectWise parent are accepted: the handshake runs.
+    await page.evaluate(
+        """(auth) => {
+            const pod = document.getElementById("pod-frame").contentWindow;
+            const origin = new URL(document.getElementById("pod-frame").src).origin;
+            pod.postMessage(JSON.stringify({MessageFrameID: "f-1"}), origin);
+            pod.postMessage(JSON.stringify(auth), origin);
+        }""",
+        auth,
+    )
+    await expect(pod_frame.locator("#member")).to_have_text("John Smith")
+    received = [json.loads(d) for _, d in await page.evaluate("window.received")]
+    assert {"hosted_request": "getMemberAuthentication", "frameID": "f-1"} in received
+    assert len(sign_ins) == 1
+    assert page.errors == []  # type: ignore[attr-defined]
