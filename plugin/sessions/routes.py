@@ -28,6 +28,7 @@ from plugin.sessions.service import (
     nudge_delay,
     require_active,
     session_out,
+    sessions_out,
 )
 from plugin.sessions.ticket_link import fetch_ticket_context
 
@@ -87,7 +88,7 @@ async def list_sessions(req: Req[Any, SessionQuery]) -> SessionPage:
         delay = await nudge_delay(
             session, req.account_id, req.services.settings.nudge_after_minutes
         )
-        items = [await session_out(session, s, nudge_after=delay) for s in rows]
+        items = await sessions_out(session, rows, nudge_after=delay)
     return SessionPage(items=items, next_cursor=cursor)
 
 

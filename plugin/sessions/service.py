@@ -12,7 +12,7 @@ from plugin.accounts.scope import get_scoped
 from plugin.db import utcnow
 from plugin.errors import Conflict, NotFound
 from plugin.fixes.models import SuggestedFix
-from plugin.fixes.service import active_fix, fix_out
+from plugin.fixes.service import fix_out
 from plugin.fixes.transitions import banner_mode
 from plugin.sessions.models import AISession
 from plugin.sessions.schemas import SessionOut, TicketInfo, WritebackBrief
@@ -63,24 +63,56 @@ async def nudge_delay(session: AsyncSession, account_id: int, default_minutes: f
 async def session_out(
     session: AsyncSession, ai_session: AISession, *, nudge_after: timedelta
 ) -> SessionOut:
-    fix: SuggestedFix | None = await active_fix(session, ai_session.id)
+    return (await sessions_out(session, [ai_session], nudge_after=nudge_after))[0]
+
+
+async def sessions_out(
+    session: AsyncSession, ai_sessions: list[AISession], *, nudge_after: timedelta
+) -> list[SessionOut]:
+    """Sessions as the pod sees them, with two queries however many sessions there are."""
+    ids = [s.id for s in ai_sessions]
+    fixes = {
+        f.session_id: f
+        for f in (
+            await session.execute(
+                select(SuggestedFix).where(
+                    SuggestedFix.session_id.in_(ids),
+                    SuggestedFix.superseded_at.is_(None),
+                    SuggestedFix.status != "dismissed",
+                )
+            )
+        ).scalars()
+    }
+    writebacks: dict[int, Writeback] = {}
+    for writeback in (
+        await session.execute(
+            select(Writeback).where(Writeback.session_id.in_(ids)).order_by(Writeback.id)
+        )
+    ).scalars():
+        writebacks[writeback.session_id] = writeback  # the newest wins
+    now = utcnow()
+    return [
+        _session_out(s, fixes.get(s.id), writebacks.get(s.id), now, nudge_after)
+        for s in ai_sessions
+    ]
+
+
+def _session_out(
+    ai_session: AISession,
+    fix: SuggestedFix | None,
+    writeback: Writeback | None,
+    now,
+    nudge_after: timedelta,
+) -> SessionOut:
     mode = None
     if fix is not None:
         mode = banner_mode(
             status=fix.status,
             applied_at=fix.applied_at,
-            superseded=fix.superseded_at is not None,
-            now=utcnow(),
+            superseded=False,
+            now=now,
             nudge_after=nudge_after,
         )
-    writeback = (
-        await session.execute(
-            select(Writeback)
-            .where(Writeback.session_id == ai_session.id)
-            .order_by(Writeback.id.desc())
-            .limit(1)
-        )
-    ).scalar_one_or_none()
     ticket = None
     if ai_session.psa_ticket_id is not None:
         ticket = TicketInfo(id=ai_session.psa_ticket_id, **(ai_session.ticket_context or {}))

@@ -8,26 +8,13 @@ from typing import Any
 import structlog
 
 from plugin.accounts.models import Account
+from plugin.callbacks.processing import ticket_context
 from plugin.errors import Unprocessable
 from plugin.services import Services
-from providers.psa import PSAError, PSANotFound, Ticket
+from providers.psa import PSAError, PSANotFound
 
 log = structlog.get_logger("fixpilot.sessions")
 FETCH_TIMEOUT_SECONDS = 5.0
-
-
-def ticket_context(ticket: Ticket) -> dict[str, Any]:
-    return {
-        "summary": ticket.summary,
-        "board_id": ticket.board_id,
-        "board_name": ticket.board_name,
-        "status_id": ticket.status_id,
-        "status_name": ticket.status_name,
-        "company_name": ticket.company_name,
-        "contact_name": ticket.contact_name,
-        "closed": ticket.closed,
-        "merged_parent_id": ticket.merged_parent_id,
-    }
 
 
 async def fetch_ticket_context(
