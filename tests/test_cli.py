@@ -12,10 +12,6 @@ import time
 import urllib.request
 from pathlib import Path
 
-import pytest
-
-from tests.conftest import BACKEND
-
 PYTHON = sys.executable
 
 
@@ -153,7 +149,6 @@ def test_serve_answers_and_stops_cleanly_on_sigterm(tmp_path, database_url):
     assert "Traceback" not in err
 
 
-@pytest.mark.skipif(BACKEND != "sqlite", reason="the demo runs on its embedded SQLite default")
 def test_demo_starts_with_the_simulator_and_the_library(tmp_path):
     port, sim_port = _free_port(), _free_port()
     proc = subprocess.Popen(
