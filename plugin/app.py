@@ -80,6 +80,7 @@ def create_app(settings: Settings) -> web.Application:
     app.on_response_prepare.append(security_headers)
     app.cleanup_ctx.append(_database_ctx(services))
     app.cleanup_ctx.append(_llm_ctx(services))
+    app.cleanup_ctx.append(_psa_ctx(services))
     app.cleanup_ctx.append(callback_worker_ctx(services))
     app.cleanup_ctx.append(writeback_worker_ctx(services))
     services.extras["preference_checks"] = [writeback_routes.check_statuses_exist]
@@ -119,7 +120,14 @@ def _llm_ctx(services: Services):
         services.llm = build_llm(services)
         yield
         await services.llm.aclose()
-        await services.psa.aclose()
+
+    return ctx
+
+
+def _psa_ctx(services: Services):
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        yield
+        await services.psa.aclose()  # after the workers (registered later) have stopped
 
     return ctx
 

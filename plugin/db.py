@@ -63,7 +63,13 @@ class Database:
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
-        kwargs: dict = {"echo": echo, "pool_pre_ping": not self.is_sqlite}
+        # hide_parameters: an error's text must never carry the values of a statement
+        # (chat text, keys) into logs or stored error fields.
+        kwargs: dict = {
+            "echo": echo,
+            "pool_pre_ping": not self.is_sqlite,
+            "hide_parameters": True,
+        }
         if self.is_sqlite:
             kwargs["connect_args"] = {"timeout": BUSY_TIMEOUT_MS / 1000}
         else:

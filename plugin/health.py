@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+import structlog
 from aiohttp import web
 from pydantic import BaseModel
 from sqlalchemy import text
@@ -13,6 +14,7 @@ from plugin.http import Req, RouteTable
 from plugin.migrate import current_revision, head_revision
 
 routes = RouteTable("operations")
+log = structlog.get_logger("fixpilot.health")
 
 
 class Health(BaseModel):
@@ -44,6 +46,7 @@ async def readyz(req: Req) -> Readiness:
             await session.execute(text("SELECT 1"))
             current = await current_revision(await session.connection())
     except Exception as exc:
+        log.warning("readyz_database_unreachable", error=type(exc).__name__)
         raise ServiceUnavailable(
             "The database is not reachable.",
             code="database_unavailable",

@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Generic, Literal, TypeVar
 
 from aiohttp import web
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from plugin.errors import BadRequest, Unprocessable, validation_details
 
@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from plugin.services import Services
 
 Auth = Literal["public", "engineer", "admin"]
+MAX_ID = 2**62  # ids beyond this can't be rows: 404/422, never a driver overflow
+RowId = Annotated[int, Field(ge=1, le=MAX_ID)]
 B = TypeVar("B", bound=BaseModel)
 Q = TypeVar("Q", bound=BaseModel)
 MAX_BODY_BYTES = 1_000_000
@@ -44,7 +46,7 @@ class Req(Generic[B, Q]):
             value = int(raw)
         except ValueError:
             raise NotFoundPath(name) from None
-        if value < 1 or value > 2**62:
+        if value < 1 or value > MAX_ID:
             raise NotFoundPath(name)
         return value
 

@@ -81,6 +81,8 @@ def make_middlewares(metrics: Metrics) -> list:
             if exc.status < 400:
                 raise
             return error_response(exc.status, exc.reason.lower().replace(" ", "_"), exc.reason)
+        except ConnectionResetError:
+            raise  # the client went away: nothing to answer, not a dependency failure
         except (OperationalError, PoolTimeout, OSError, DBAPIError) as exc:
             # The database (or another dependency's socket) is down or locked: report it,
             # never pretend; the caller can retry.

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Select
 
 from plugin.errors import Unprocessable
+from plugin.http import MAX_ID
 
 
 def encode_cursor(last_id: int) -> str:
@@ -22,7 +23,10 @@ def decode_cursor(cursor: str | None) -> int | None:
         prefix, _, value = raw.partition(":")
         if prefix != "id":
             raise ValueError
-        return int(value)
+        last_id = int(value)
+        if not 0 < last_id <= MAX_ID:
+            raise ValueError
+        return last_id
     except (ValueError, UnicodeDecodeError):
         raise Unprocessable(
             "The cursor is not valid; use next_cursor from a previous page.",

@@ -30,24 +30,31 @@ class PSAProviders:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._session: aiohttp.ClientSession | None = None
-        self._providers: dict[tuple[int, str], PSAProvider] = {}
+        # account id → (connection fingerprint, provider)
+        self._providers: dict[int, tuple[str, PSAProvider]] = {}
+        self._retired: list[PSAProvider] = []
 
     def for_account(self, account: Account) -> PSAProvider:
         slug = account.psa_provider if account.cw_api_url else "local"
         options = connection_settings(account, self.settings)
-        # The key changes when the connection does, so an edited account gets a new client.
-        key = (account.id, repr(sorted((k, str(v)) for k, v in options.items())))
-        provider = self._providers.get(key)
-        if provider is None:
-            if self._session is None or self._session.closed:
-                self._session = aiohttp.ClientSession()
-            provider = PSA_PROVIDERS[slug](options, session=self._session)
-            self._providers[key] = provider
+        # The fingerprint changes when the connection does: an edited account gets a new
+        # client (the old one may still be finishing a request, so it is closed at exit).
+        fingerprint = repr((slug, sorted((k, str(v)) for k, v in options.items())))
+        current = self._providers.get(account.id)
+        if current is not None and current[0] == fingerprint:
+            return current[1]
+        if current is not None:
+            self._retired.append(current[1])
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession()
+        provider = PSA_PROVIDERS[slug](options, session=self._session)
+        self._providers[account.id] = (fingerprint, provider)
         return provider
 
     async def aclose(self) -> None:
-        for provider in self._providers.values():
+        for provider in [p for _, p in self._providers.values()] + self._retired:
             await provider.aclose()
         self._providers.clear()
+        self._retired.clear()
         if self._session is not None:
             await self._session.close()

@@ -324,3 +324,38 @@ def test_import_command_is_idempotent(settings, capsys, monkeypatch):
     count = len(json.loads(library.read_text()))
     assert first.strip() == f"{count} created, 0 updated, 0 unchanged"
     assert second.strip() == f"0 created, 0 updated, {count} unchanged"
+
+
+async def test_sensitive_parameter_with_a_default_is_422(client, admin_headers):
+    spec = {
+        **RESET_PW,
+        "parameters_schema": [
+            {"name": "user", "type": "string", "required": True},
+            {"name": "password", "type": "string", "sensitive": True, "default": "Zq9!secret"},
+            {"name": "must_change", "type": "boolean", "default": True},
+        ],
+    }
+    resp = await client.post("/api/v1/scripts/templates", json=spec, headers=admin_headers)
+    assert resp.status == 422
+    assert "Zq9!secret" not in await resp.text()
+
+
+async def test_huge_ids_are_422_not_500(client, engineer_headers):
+    resp = await client.post(
+        "/api/v1/scripts/generate",
+        json={"template_id": 2**70, "parameters": {}},
+        headers=engineer_headers,
+    )
+    assert resp.status == 422
+    s = await new_session(client, engineer_headers)
+    resp = await client.post(
+        f"/api/v1/ai-sessions/{s['id']}/messages",
+        json={"retry_of": 2**63},
+        headers=engineer_headers,
+    )
+    assert resp.status == 422
+    import base64
+
+    cursor = base64.urlsafe_b64encode(f"id:{2**70}".encode()).decode().rstrip("=")
+    resp = await client.get(f"/api/v1/ai-sessions?cursor={cursor}", headers=engineer_headers)
+    assert resp.status == 422

@@ -283,3 +283,85 @@ async def test_unknown_ticket_is_422(cw_client, cw_engineer_headers):
     )
     assert resp.status == 422
     assert "psa_ticket_id" in (await resp.json())["error"]["details"]["fields"]
+
+
+async def test_one_writeback_at_a_time_per_session(
+    cw_client, cw_admin_headers, cw_engineer_headers, cw_sim
+):
+    s = await new_session(cw_client, cw_engineer_headers, psa_ticket_id=TICKET)
+    cw_sim.faults.down = True
+    assert (await (await _post(cw_client, cw_engineer_headers, s["id"])).json())[
+        "outcome"
+    ] == "queued"
+    resp = await _post(cw_client, cw_engineer_headers, s["id"], "escalation-package")
+    assert resp.status == 409
+    assert (await resp.json())["error"]["details"]["kind"] == "resolution"
+
+
+async def test_a_runner_whose_lease_was_taken_over_writes_nothing(
+    cw_client, cw_engineer_headers, cw_sim
+):
+    """The worker reclaims an abandoned writeback: the old runner's late writes are refused,
+    and the new runner looks for the note before posting it again."""
+    from sqlalchemy import select, update
+
+    from plugin.app import SERVICES
+    from plugin.db import utcnow
+    from plugin.writeback.models import Writeback
+    from plugin.writeback.service import PSAWritebackService
+    from plugin.writeback.worker import run_due
+    from tests.helpers import db_of
+
+    s = await new_session(cw_client, cw_engineer_headers, psa_ticket_id=TICKET)
+    services = cw_client.app[SERVICES]
+    service = PSAWritebackService(services)
+    async with db_of(cw_client).write() as db:
+        row = Writeback(
+            account_id=1,
+            session_id=s["id"],
+            kind="resolution",
+            ticket_id=TICKET,
+            markdown=NOTE,
+            state="in_progress",
+            attempts=1,
+            lease_until=utcnow(),
+        )
+        db.add(row)
+        await db.flush()
+        wb_id = row.id
+    # The first runner posts the note, then stalls past its lease ...
+    psa = services.psa.for_account(await _account(cw_client))
+    from providers.psa import NoteKind
+
+    await psa.add_note(TICKET, NOTE, NoteKind.RESOLUTION)
+    # ... the worker takes the writeback over and finishes it without a second note ...
+    assert await run_due(services) == 1
+    async with db_of(cw_client).read() as db:
+        row = (await db.execute(select(Writeback).where(Writeback.id == wb_id))).scalar_one()
+    assert row.state == "done" and row.attempts == 2
+    assert len(_ours(cw_sim)) == 1
+    # ... and the stale runner (attempts=1) can no longer write.
+    async with db_of(cw_client).write() as db:
+        await db.execute(update(Writeback).where(Writeback.id == wb_id).values(state="in_progress"))
+    stale = Writeback(id=wb_id, attempts=1, kind="resolution")
+    import pytest
+
+    from plugin.writeback.service import LeaseLost
+
+    with pytest.raises(LeaseLost):
+        await service._save(stale, stage="note_posted")
+
+
+async def _account(client):
+    from plugin.accounts.service import get_account_by_slug
+    from tests.helpers import db_of
+
+    async with db_of(client).read() as db:
+        return await get_account_by_slug(db, "default")
+
+
+async def test_account_without_psa_resolves_locally_even_with_a_ticket_id(client, engineer_headers):
+    s = await new_session(client, engineer_headers, psa_ticket_id=5001)
+    body = await (await _post(client, engineer_headers, s["id"])).json()
+    assert body["outcome"] == "resolved_local"
+    assert "no PSA connection" in body["status_transition_skipped_reason"]

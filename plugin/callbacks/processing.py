@@ -52,7 +52,6 @@ class TicketChange:
 class Outcome:
     status: Literal["done", "ignored"]
     note: str | None = None
-    opened_session_id: int | None = None
 
 
 # --- pure decisions -------------------------------------------------------------------------
@@ -160,10 +159,9 @@ async def apply(session: AsyncSession, account: Account, change: TicketChange) -
     previous_board_id = snapshot.board_id
     _update_snapshot(snapshot, ticket)
     linked = await _reflect_on_sessions(session, account.id, ticket.id, ticket, previous_board_id)
-    opened = None
     if change.is_new and not linked and ticket.board_id in auto_open_boards(account):
-        opened = await _open_session(session, account.id, ticket)
-    return Outcome("done", opened_session_id=opened)
+        await _open_session(session, account.id, ticket)
+    return Outcome("done")
 
 
 async def _locked_snapshot(

@@ -133,8 +133,6 @@ async def process_claimed(services: Services, claim: Claim, *, now: datetime) ->
         return
     services.metrics.background.labels(_WORKER, outcome.status).inc()
     log_.info("callback_event_processed", status=outcome.status, note=outcome.note)
-    if outcome.opened_session_id is not None:
-        await _session_opened_hook(services, outcome.opened_session_id)
 
 
 async def _still_ours(session, claim: Claim) -> bool:
@@ -186,17 +184,6 @@ async def _record_failure(
         # The lease will run out and the event be claimed again.
         log.warning("callback_event_failure_not_recorded", event_id=claim.event_id, exc_info=True)
     services.metrics.background.labels(_WORKER, "dead" if dead else "retry").inc()
-
-
-async def _session_opened_hook(services: Services, ai_session_id: int) -> None:
-    """The same follow-up a session opened through the API gets."""
-    hook = services.extras.get("on_session_created")
-    if hook is None:
-        return
-    try:
-        await hook(services, ai_session_id)
-    except Exception:
-        log.warning("session_created_hook_failed", ai_session_id=ai_session_id, exc_info=True)
 
 
 def callback_worker_ctx(services: Services):

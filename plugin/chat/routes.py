@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import structlog
 from aiohttp import web
 
 from plugin.chat.markers import MarkerStreamFilter
@@ -16,6 +17,7 @@ from plugin.sessions.schemas import MessageCreate, TurnOut
 from providers.llm import LLMError, LLMResult
 
 routes = RouteTable("chat")
+log = structlog.get_logger("fixpilot.chat")
 
 
 @routes.post(
@@ -80,6 +82,21 @@ async def _stream(req: Req, prepared: PreparedTurn) -> web.StreamResponse:
         await _send(response, "error", error_body(err.code, err.message, err.details))
     except ApiError as exc:
         await _send(response, "error", error_body(exc.code, exc.message, exc.details))
+    except ConnectionResetError:
+        log.info("chat_stream_client_gone", user_message_id=prepared.user_message.id)
+        return response
+    except Exception:
+        # The stream is already open: the client gets an error event, never a cut-off.
+        log.exception("chat_stream_failed", user_message_id=prepared.user_message.id)
+        await _send(
+            response,
+            "error",
+            error_body(
+                "internal_error",
+                "Something went wrong on our side; your message is saved, retry it.",
+                {"user_message_id": prepared.user_message.id},
+            ),
+        )
     await response.write_eof()
     return response
 

@@ -130,7 +130,14 @@ async def build_request(
             and fix.template_id
             and all(t["id"] != fix.template_id for t in templates)
         ):
-            template = await session.get(ScriptTemplate, fix.template_id)
+            template = (
+                await session.execute(
+                    select(ScriptTemplate).where(
+                        ScriptTemplate.id == fix.template_id,
+                        ScriptTemplate.account_id == ai_session.account_id,
+                    )
+                )
+            ).scalar_one_or_none()
             if template is not None:
                 templates.append(
                     {
@@ -221,13 +228,19 @@ async def finish_turn(
     try:
         async with services.db.write() as session:
             return await _store_reply(services, session, prepared, parsed, generator)
-    except IntegrityError:
+    except IntegrityError as exc:
+        if "reply_to_id" not in str(exc.orig):
+            raise
         # Another request answered the same message in the meantime (a double retry).
         raise Conflict("That message has already been answered.", code="already_answered") from None
 
 
 async def _store_reply(services, session, prepared: PreparedTurn, parsed: ParsedReply, generator):
-    ai_session = await get_session(session, prepared.account_id, prepared.session_id)
+    # The row lock orders concurrent turns of one session on PostgreSQL (SQLite's write
+    # transaction already does), so two suggestions can't both become the active fix.
+    ai_session = await get_session(
+        session, prepared.account_id, prepared.session_id, for_update=True
+    )
     assistant = Message(
         session_id=ai_session.id,
         role="assistant",

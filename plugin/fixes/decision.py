@@ -58,7 +58,14 @@ async def decide(req: Req[DecisionIn, Any]) -> DecisionOut:
         extracted = await extract_template(services.llm, script, guess_language(script))
 
     async with services.db.write() as session:
+        # Checked again: the session or the fix may have moved on during extraction.
+        ai_session = await get_session(session, req.account_id, session_id, for_update=True)
+        require_active(ai_session)
         fix = await get_fix(session, ai_session.id, fix_id)
+        if fix.superseded_at is not None and decision != "dismissed":
+            raise Conflict(
+                "This fix has been superseded by a newer suggestion.", code="fix_superseded"
+            )
         out: dict[str, Any] = {}
         if decision == "dismissed":
             await transition(session, fix, target="dismissed", via="decision")

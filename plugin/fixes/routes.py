@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from plugin.errors import NotFound
 from plugin.fixes.models import SuggestedFix
 from plugin.fixes.schemas import FixList, FixOut, OutcomeIn
 from plugin.fixes.service import active_fix, fix_out, get_fix, mark_applied, transition
@@ -23,8 +24,6 @@ FIXES = "/api/v1/ai-sessions/{session_id}/suggested-fixes"
     errors=(404,),
 )
 async def get_active_fix(req: Req) -> FixOut:
-    from plugin.errors import NotFound
-
     async with req.services.db.read() as session:
         ai_session = await get_session(session, req.account_id, req.path_int("session_id"))
         fix = await active_fix(session, ai_session.id)

@@ -122,7 +122,11 @@ async def mark_applied(session: AsyncSession, fix: SuggestedFix) -> bool:
         return False
     result = await session.execute(
         update(SuggestedFix)
-        .where(SuggestedFix.id == fix.id, SuggestedFix.applied_at.is_(None))
+        .where(
+            SuggestedFix.id == fix.id,
+            SuggestedFix.applied_at.is_(None),
+            SuggestedFix.superseded_at.is_(None),
+        )
         .values(applied_at=utcnow(), updated_at=utcnow())
     )
     await session.refresh(fix)

@@ -67,7 +67,12 @@ async def build_bundle(session: AsyncSession, ai_session: AISession) -> NoteBund
     templates = {
         t.id: t
         for t in (
-            await session.execute(select(ScriptTemplate).where(ScriptTemplate.id.in_(template_ids)))
+            await session.execute(
+                select(ScriptTemplate).where(
+                    ScriptTemplate.id.in_(template_ids),
+                    ScriptTemplate.account_id == ai_session.account_id,
+                )
+            )
         ).scalars()
     }
     context = ai_session.ticket_context or {}

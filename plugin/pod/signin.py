@@ -97,6 +97,9 @@ async def sign_in(services: Services, body: PodSessionIn, address: str) -> PodSe
                 failures.record(key)
             raise
         verified.put(cache_key, identity)
+    # The member's own slate is clean again; the address's is not (one good member must
+    # not unlock guessing at the others).
+    failures.clear(next(iter(limits)))
 
     return await _issue_token(services, account, identity)
 

@@ -122,6 +122,9 @@ class ParameterSpec(BaseModel):
             raise ValueError("choices only apply to a parameter of type choice")
         else:
             self.choices = None
+        if self.default is not None and self.sensitive and self.type == "string":
+            # A default would be a secret at rest, shown to every engineer who reads it.
+            raise ValueError("a sensitive parameter cannot have a default")
         if self.default is not None:
             try:
                 self.default = _coerce(self.type, self.choices, self.default)

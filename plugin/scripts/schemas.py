@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from plugin.http import RowId
 from plugin.scripts.parameters import ParameterSpec
 
 LanguageName = Literal["powershell", "bash", "cmd"]
@@ -56,9 +57,9 @@ class TemplateList(BaseModel):
 class GenerateIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    template_id: int = Field(ge=1)
+    template_id: RowId
     parameters: dict[str, Any] = Field(default_factory=dict)
-    ai_session_id: int | None = Field(None, ge=1)
+    ai_session_id: RowId | None = None
 
 
 class GenerateOut(BaseModel):

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from plugin.fixes.schemas import FixOut
+from plugin.http import RowId
 
 
 def _not_blank(value: str) -> str:
@@ -82,14 +83,9 @@ class MessageCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     content: str = Field("", max_length=20_000)
-    retry_of: int | None = Field(
-        None, ge=1, description="Id of an earlier message of yours whose turn failed: answer it"
+    retry_of: RowId | None = Field(
+        None, description="Id of an earlier message of yours whose turn failed: answer it"
     )
-
-    @field_validator("content")
-    @classmethod
-    def _content(cls, value: str) -> str:
-        return value
 
 
 class MessageOut(BaseModel):
@@ -145,7 +141,3 @@ class FactOut(BaseModel):
 class FactList(BaseModel):
     items: list[FactOut]
     next_cursor: str | None = None
-
-
-def dump(model: BaseModel) -> dict[str, Any]:
-    return model.model_dump(mode="json")

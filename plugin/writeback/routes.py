@@ -5,12 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from plugin.accounts.models import Account
-from plugin.errors import ApiError, BadGateway, NotFound, ServiceUnavailable, Unprocessable
+from plugin.errors import (
+    ApiError,
+    BadGateway,
+    Conflict,
+    NotFound,
+    ServiceUnavailable,
+    Unprocessable,
+)
 from plugin.http import Req, RouteTable
 from plugin.notes.generator import DocumentKind
 from plugin.notes.service import preview
 from plugin.writeback.schemas import BoardStatus, BoardStatuses, PostIn, WritebackResult
-from plugin.writeback.service import PSAWritebackService
+from plugin.writeback.service import PSAWritebackService, psa_connected
 from providers.psa import PSAError, PSANotFound, PSAUnavailable
 
 routes = RouteTable("writeback")
@@ -60,12 +67,17 @@ async def post_escalation_package(req: Req[PostIn, Any]) -> WritebackResult:
     summary="A ConnectWise board's statuses (for the admin settings screen)",
     auth="admin",
     response=BoardStatuses,
-    errors=(404, 502, 503),
+    errors=(404, 409, 502, 503),
 )
 async def board_statuses(req: Req) -> BoardStatuses:
     board_id = req.path_int("board_id")
     async with req.services.db.read() as session:
         account = await session.get(Account, req.account_id)
+    if not psa_connected(account):
+        raise Conflict(
+            "This account has no ConnectWise connection; configure it first.",
+            code="psa_not_connected",
+        )
     psa = req.services.psa.for_account(account)
     try:
         statuses = await psa.list_board_statuses(board_id)
@@ -96,7 +108,7 @@ async def check_statuses_exist(req: Req, preferences: dict[str, Any]) -> None:
     on its board (account-wide ids: on some board)."""
     async with req.services.db.read() as session:
         account = await session.get(Account, req.account_id)
-    if account.psa_provider != "connectwise" or not account.cw_api_url:
+    if not psa_connected(account):
         return
     psa = req.services.psa.for_account(account)
     wanted: dict[str, tuple[int, int | None]] = {}

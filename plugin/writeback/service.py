@@ -1,12 +1,14 @@
 """PSAWritebackService: post the note, move the ticket, prove it by re-reading the ticket.
 
-Every writeback is an outbox row whose `stage` is saved before the next PSA call, so a
-retry (the engineer's, or the worker's after an outage) resumes where it stopped:
+Every writeback is an outbox row whose `stage` is saved as soon as a PSA call succeeds, so
+a retry (the engineer's, or the worker's after an outage) resumes where it stopped:
 
     pending ──note posted──▶ note_posted ──status requested──▶ status_requested ──▶ done
 
 A note whose POST failed uncertainly (the connection dropped after sending) is looked up on
-the ticket before it is posted again, so a ticket never gets the same note twice.
+the ticket before it is posted again, so a ticket never gets the same note twice. Whoever
+runs a writeback holds its lease; `attempts`, raised by every claim, fences the writes, so
+a runner whose lease ran out (and was taken over) cannot write anything more.
 """
 
 from __future__ import annotations
@@ -20,11 +22,11 @@ from sqlalchemy import select, update
 
 from plugin.accounts.models import Account
 from plugin.db import utcnow
-from plugin.errors import ApiError, BadGateway, Conflict
+from plugin.errors import ApiError, BadGateway, Conflict, Unprocessable
 from plugin.scripts.redaction import redact_text
 from plugin.services import Services
 from plugin.sessions.models import AISession
-from plugin.sessions.service import bump_state_version, get_session
+from plugin.sessions.service import bump_state_version, get_session, require_active
 from plugin.writeback.models import Writeback
 from plugin.writeback.schemas import NoteRef, StatusRef, WritebackResult
 from providers.psa import (
@@ -38,7 +40,7 @@ from providers.psa import (
 
 log = structlog.get_logger("fixpilot.writeback")
 
-LEASE = timedelta(seconds=120)
+LEASE = timedelta(seconds=300)  # above the PSA client's worst case of retries
 MAX_ATTEMPTS = 8
 KINDS = {
     "resolution": ("resolved", NoteKind.RESOLUTION, "cw_resolved_status_id", "resolved"),
@@ -79,22 +81,23 @@ class PSAWritebackService:
         """Start (or resume) the session's writeback of this kind and run it now."""
         markdown = redact_text(markdown.strip())
         if not markdown:
-            from plugin.errors import Unprocessable
-
             raise Unprocessable(
                 "The document is empty.", details={"fields": {"markdown": "must not be blank"}}
             )
         async with self.db.write() as session:
-            ai_session = await get_session(session, account_id, session_id)
-            if ai_session.status != "active":
-                raise Conflict(
-                    f"The session is already {ai_session.status.replace('_', ' ')}.",
-                    code="session_closed",
-                    details={"status": ai_session.status},
-                )
-            if ai_session.psa_ticket_id is None:
+            ai_session = await get_session(session, account_id, session_id, for_update=True)
+            require_active(ai_session)
+            account = await session.get(Account, account_id)
+            if ai_session.psa_ticket_id is None or not psa_connected(account):
                 return await self._local(session, ai_session, kind, markdown, actor)
-            writeback = await self._open_writeback(session, ai_session, kind)
+            writeback = await self._open_writeback(session, ai_session)
+            if writeback is not None and writeback.kind != kind:
+                raise Conflict(
+                    f"The {writeback.kind} of this session is still being written to the "
+                    "ticket; finish or retry that first.",
+                    code="writeback_in_progress",
+                    details={"writeback_id": writeback.id, "kind": writeback.kind},
+                )
             if writeback is None:
                 writeback = Writeback(
                     account_id=account_id,
@@ -103,6 +106,7 @@ class PSAWritebackService:
                     ticket_id=ai_session.psa_ticket_id,
                     markdown=markdown,
                     created_by=actor,
+                    attempts=0,
                 )
                 session.add(writeback)
             elif writeback.lease_until and writeback.lease_until > utcnow():
@@ -111,10 +115,13 @@ class PSAWritebackService:
                     code="writeback_in_progress",
                     details={"writeback_id": writeback.id},
                 )
+            elif writeback.state == "in_progress":
+                writeback.note_uncertain = True  # its runner died: it may have posted
             elif writeback.stage == "pending" and not writeback.note_uncertain:
                 writeback.markdown = markdown  # nothing posted yet: the latest edit wins
             writeback.state = "in_progress"
             writeback.lease_until = utcnow() + LEASE
+            writeback.attempts += 1  # the claim: fences any earlier runner
             await session.flush()
             writeback_id = writeback.id
         step = await self.run(writeback_id)
@@ -122,15 +129,12 @@ class PSAWritebackService:
             raise step.error
         return step.result
 
-    async def _open_writeback(self, session, ai_session: AISession, kind: str) -> Writeback | None:
+    async def _open_writeback(self, session, ai_session: AISession) -> Writeback | None:
+        """The session's unfinished writeback (one at a time: a ticket gets one verdict)."""
         return (
             await session.execute(
                 select(Writeback)
-                .where(
-                    Writeback.session_id == ai_session.id,
-                    Writeback.kind == kind,
-                    Writeback.state != "done",
-                )
+                .where(Writeback.session_id == ai_session.id, Writeback.state != "done")
                 .order_by(Writeback.id.desc())
                 .limit(1)
             )
@@ -139,6 +143,11 @@ class PSAWritebackService:
     async def _local(self, session, ai_session: AISession, kind: str, markdown: str, actor: str):
         outcome = KINDS[kind][0] + "_local"
         now = utcnow()
+        reason = (
+            "The session is not linked to a PSA ticket."
+            if ai_session.psa_ticket_id is None
+            else "The account has no PSA connection; the document is kept in Fixpilot."
+        )
         writeback = Writeback(
             account_id=ai_session.account_id,
             session_id=ai_session.id,
@@ -146,7 +155,7 @@ class PSAWritebackService:
             markdown=markdown,
             stage="done",
             state="done",
-            skipped_reason="The session is not linked to a PSA ticket.",
+            skipped_reason=reason,
             created_by=actor,
             completed_at=now,
         )
@@ -159,7 +168,7 @@ class PSAWritebackService:
             outcome=outcome,
             note=None,
             status=None,
-            status_transition_skipped_reason="The session is not linked to a PSA ticket.",
+            status_transition_skipped_reason=reason,
             writeback_id=writeback.id,
             state="done",
         )
@@ -172,6 +181,16 @@ class PSAWritebackService:
         psa = self.services.psa.for_account(account)
         try:
             return await self._advance(writeback, account, psa)
+        except LeaseLost:
+            log.warning("writeback_lease_lost", writeback_id=writeback.id)
+            return Step(
+                self._result(writeback, "queued"),
+                error=Conflict(
+                    "This writeback was taken over by another worker; reload the session.",
+                    code="writeback_in_progress",
+                    details={"writeback_id": writeback.id},
+                ),
+            )
         except (PSAUnavailable, PSARateLimited) as exc:
             return await self._defer(writeback, exc)
         except PSAStatusVerificationError as exc:
@@ -189,7 +208,6 @@ class PSAWritebackService:
 
     async def _advance(self, writeback: Writeback, account: Account, psa: PSAProvider) -> Step:
         outcome, note_kind, _, _ = KINDS[writeback.kind]
-        await self._save(writeback, attempts=writeback.attempts + 1)
         if writeback.stage == "pending":
             note = None
             if writeback.note_uncertain:
@@ -226,20 +244,27 @@ class PSAWritebackService:
         return Step(self._result(writeback, outcome))
 
     async def _save(self, writeback: Writeback, **values: Any) -> None:
-        values["updated_at"] = utcnow()
+        """Record progress, renewing the lease, only while this runner still holds it."""
+        now = utcnow()
+        values.setdefault("lease_until", now + LEASE)
+        values["updated_at"] = now
         async with self.db.write() as session:
-            await session.execute(
-                update(Writeback).where(Writeback.id == writeback.id).values(**values)
+            result = await session.execute(
+                update(Writeback)
+                .where(Writeback.id == writeback.id, Writeback.attempts == writeback.attempts)
+                .values(**values)
             )
+        if result.rowcount != 1:
+            raise LeaseLost()
         for key, value in values.items():
             setattr(writeback, key, value)
 
     async def _finish(self, writeback: Writeback, outcome: str, **values: Any) -> Step:
         now = utcnow()
         async with self.db.write() as session:
-            await session.execute(
+            result = await session.execute(
                 update(Writeback)
-                .where(Writeback.id == writeback.id)
+                .where(Writeback.id == writeback.id, Writeback.attempts == writeback.attempts)
                 .values(
                     stage="done",
                     state="done",
@@ -250,6 +275,8 @@ class PSAWritebackService:
                     **values,
                 )
             )
+            if result.rowcount != 1:
+                raise LeaseLost()
             await session.execute(
                 update(AISession)
                 .where(AISession.id == writeback.session_id, AISession.status == "active")
@@ -288,14 +315,29 @@ class PSAWritebackService:
         log.warning(
             "writeback_queued", writeback_id=writeback.id, attempts=attempts, error=exc.message
         )
-        self.services.metrics.background.labels("writeback", "queued").inc()
         return Step(self._result(writeback, "queued"))
 
     async def _fail(self, writeback: Writeback, exc: PSAError, error: ApiError) -> Step:
         await self._save(writeback, state="failed", lease_until=None, last_error=exc.message)
         log.warning("writeback_failed", writeback_id=writeback.id, error=exc.message)
-        self.services.metrics.background.labels("writeback", "failed").inc()
         return Step(self._result(writeback, "queued"), error=error)
+
+    async def give_back(self, writeback_id: int, attempts: int, error: str) -> None:
+        """An unexpected failure while running: queue it again with backoff (or give up),
+        so the error is recorded and visible instead of the row sitting in progress."""
+        state = "failed" if attempts >= MAX_ATTEMPTS else "queued"
+        async with self.db.write() as session:
+            await session.execute(
+                update(Writeback)
+                .where(Writeback.id == writeback_id, Writeback.attempts == attempts)
+                .values(
+                    state=state,
+                    lease_until=None,
+                    next_attempt_at=utcnow() + backoff(attempts),
+                    last_error=error,
+                    updated_at=utcnow(),
+                )
+            )
 
     def _result(self, writeback: Writeback, outcome: str) -> WritebackResult:
         status = None
@@ -316,6 +358,14 @@ class PSAWritebackService:
             state=writeback.state,
             last_error=writeback.last_error,
         )
+
+
+class LeaseLost(Exception):
+    """Another runner claimed this writeback after our lease ran out."""
+
+
+def psa_connected(account: Account) -> bool:
+    return account.psa_provider == "connectwise" and bool(account.cw_api_url)
 
 
 def _status_not_applied(exc: PSAStatusVerificationError, writeback_id: int) -> BadGateway:
