@@ -74,7 +74,10 @@ def create_app(settings: Settings) -> web.Application:
 
     specs = [spec for table in route_tables() for spec in table.specs]
     for spec in specs:
-        app.router.add_route(spec.method, spec.path, _adapt(spec, services))
+        if spec.method == "GET":  # GET routes answer HEAD too
+            app.router.add_get(spec.path, _adapt(spec, services))
+        else:
+            app.router.add_route(spec.method, spec.path, _adapt(spec, services))
     app[health.OPENAPI] = build_openapi(specs, title="Fixpilot", version=_version())
 
     app.on_response_prepare.append(security_headers)

@@ -42,10 +42,10 @@ class Req(Generic[B, Q]):
 
     def path_int(self, name: str) -> int:
         raw = self.request.match_info[name]
-        try:
-            value = int(raw)
-        except ValueError:
-            raise NotFoundPath(name) from None
+        # ASCII digits only: int() would also take "+1", "1_0" and other scripts' digits.
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 19:
+            raise NotFoundPath(name)
+        value = int(raw)
         if value < 1 or value > MAX_ID:
             raise NotFoundPath(name)
         return value
@@ -149,9 +149,10 @@ async def parse_json_body(request: web.Request, model: type[B]) -> B:
     else:
         try:
             data = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        except (ValueError, RecursionError) as exc:  # incl. over-long numbers, deep nesting
+            reason = str(exc) if isinstance(exc, json.JSONDecodeError) else "too deep or too long"
             raise BadRequest(
-                f"The request body is not valid JSON: {exc}", code="malformed_json"
+                f"The request body is not valid JSON: {reason}", code="malformed_json"
             ) from None
     if not isinstance(data, dict):
         raise BadRequest("The request body must be a JSON object.", code="malformed_json")

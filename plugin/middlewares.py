@@ -8,6 +8,7 @@ import uuid
 
 import structlog
 from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -74,6 +75,10 @@ def make_middlewares(metrics: Metrics) -> list:
         except web.HTTPNotFound:
             return error_response(
                 404, "not_found", f"No route for {request.method} {request.path}."
+            )
+        except RequestPayloadError:
+            return error_response(
+                400, "malformed_body", "The request body could not be read (bad encoding?)."
             )
         except web.HTTPRequestEntityTooLarge:
             return error_response(413, "body_too_large", "The request body is too large.")

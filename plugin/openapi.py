@@ -58,7 +58,14 @@ def build_openapi(specs: list[RouteSpec], *, title: str, version: str) -> dict[s
             "responses": {},
         }
         params = [
-            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            {
+                "name": name,
+                "in": "path",
+                "required": True,
+                "schema": {"type": "integer", "minimum": 1}
+                if name.endswith("_id")
+                else {"type": "string"},
+            }
             for name in _PATH_PARAM.findall(spec.path)
         ]
         if spec.query is not None:
@@ -80,9 +87,11 @@ def build_openapi(specs: list[RouteSpec], *, title: str, version: str) -> dict[s
         op["responses"][str(spec.status)] = _response(spec)
         errors = set(spec.errors)
         if spec.body is not None:
-            errors |= {400, 422}
+            errors |= {400, 413, 422}
+        if spec.query is not None:
+            errors |= {422}
         if spec.auth != "public":
-            errors |= {401}
+            errors |= {401, 503}  # 503: the database is unavailable
         if spec.auth == "admin":
             errors |= {403}
         for status in sorted(errors):

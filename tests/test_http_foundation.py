@@ -55,7 +55,7 @@ async def test_wrong_method_is_json_405(client):
     resp = await client.delete("/healthz")
     assert resp.status == 405
     assert (await resp.json())["error"]["code"] == "method_not_allowed"
-    assert resp.headers["Allow"] == "GET"
+    assert resp.headers["Allow"] == "GET,HEAD"
 
 
 async def test_request_id_is_echoed_when_safe(client):

@@ -71,7 +71,7 @@ async def create_token(
 async def authenticate(request: web.Request, db: Database, required_role: str) -> Principal:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    if scheme.lower() != "bearer" or not token.strip() or not token.isascii():
         raise Unauthorized(
             "Send an API token as 'Authorization: Bearer <token>'.", code="missing_token"
         )

@@ -93,8 +93,8 @@ def is_stale(ticket: Ticket, snapshot_last_updated: str | None) -> bool:
     return new is not None and old is not None and new < old
 
 
-def _timestamp(value: str | None) -> datetime | None:
-    if not value:
+def _timestamp(value: object) -> datetime | None:
+    if not value or not isinstance(value, str):
         return None
     try:
         return datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -104,7 +104,7 @@ def _timestamp(value: str | None) -> datetime | None:
 
 def auto_open_boards(account: Account) -> set[int]:
     boards = (account.preferences or {}).get("auto_open_boards") or []
-    return {int(b) for b in boards if isinstance(b, int) or str(b).isdigit()}
+    return {int(b) for b in boards if isinstance(b, int | float) and float(b).is_integer()}
 
 
 # --- step 1: prepare (may call the PSA) -----------------------------------------------------

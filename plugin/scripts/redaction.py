@@ -192,12 +192,19 @@ _RULES: list[Rule] = [
     ),
     # ConnectWise API key pair company+publickey:privatekey: the private key goes.
     (
-        re.compile(r"(\b[A-Za-z0-9_.\-]+\+[A-Za-z0-9]{10,64}:)([A-Za-z0-9]{10,64})\b"),
+        # Anchored at the start of a run (the lookbehind) and possessive, so a long run
+        # without a "+" is scanned once, not once per position (linear, not quadratic).
+        re.compile(
+            r"((?<![A-Za-z0-9_.\-])[A-Za-z0-9_.\-]++\+[A-Za-z0-9]{10,64}:)([A-Za-z0-9]{10,64})\b"
+        ),
         _keep_prefix,
     ),
     # Credentials in a URL: scheme://user:password@host.
     (
-        re.compile(r"(\b[a-z][a-z0-9+.\-]*://[^\s:/@]+:)([^\s@/]+)(?=@)", re.IGNORECASE),
+        re.compile(
+            r"((?<![a-z0-9+.\-])[a-z][a-z0-9+.\-]*+://[^\s:/@]++:)([^\s@/]++)(?=@)",
+            re.IGNORECASE,
+        ),
         _keep_prefix,
     ),
     # PowerShell: the plain text given to ConvertTo-SecureString.
@@ -224,7 +231,8 @@ _RULES: list[Rule] = [
     # psexec -p secret.
     (
         re.compile(
-            rf"(\bpsexec(?:64)?(?:\.exe)?\b[^\r\n]*?[ \t]-p[ \t]+)({_QUOTED}|{_BARE})", re.I
+            rf"(\bpsexec(?:64)?(?:\.exe)?\b[^\r\n]{{0,400}}?[ \t]-p[ \t]+)({_QUOTED}|{_BARE})",
+            re.I,
         ),
         _keep_prefix,
     ),

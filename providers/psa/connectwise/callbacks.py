@@ -47,7 +47,8 @@ class CallbackEnvelope:
 def parse_callback(raw: bytes) -> CallbackEnvelope:
     try:
         body = json.loads(raw.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        # ValueError covers JSONDecodeError and over-long numbers; RecursionError, nesting.
         raise CallbackParseError("callback body is not valid JSON") from exc
     if not isinstance(body, dict):
         raise CallbackParseError("callback body is not a JSON object")
@@ -152,7 +153,7 @@ def _parse_entity(value: Any) -> dict[str, Any] | None:
     if isinstance(value, str):
         try:
             parsed = json.loads(value)
-        except json.JSONDecodeError as exc:
+        except (ValueError, RecursionError) as exc:
             raise CallbackParseError("callback Entity is a string that is not JSON") from exc
         if parsed is None:
             return None
@@ -166,18 +167,23 @@ def _parse_metadata(value: Any) -> dict[str, Any]:
     if isinstance(value, str):
         try:
             value = json.loads(value)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):
             return {}
     return _lower_keys(value) if isinstance(value, dict) else {}
+
+
+MAX_RECORD_ID = 2**62  # a larger "id" is not a record: ignore it rather than store it
 
 
 def _as_int(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
-    if isinstance(value, int):
+    if isinstance(value, str):
+        text = value.strip()
+        # isdigit() alone accepts "²" and other digits int() rejects
+        value = int(text) if text.isascii() and text.isdigit() and len(text) < 20 else None
+    if isinstance(value, int) and 0 <= value <= MAX_RECORD_ID:
         return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
     return None
 
 
