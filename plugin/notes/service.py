@@ -135,6 +135,8 @@ async def preview(
         # Only a miss pays for the bundle. It is read in one transaction with the version
         # it reflects; if the session moved on meanwhile, the draft is served, not kept.
         async with services.db.read() as session:
+            if not services.db.is_sqlite:  # one snapshot for all the bundle's queries
+                await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
             ai_session = await get_session(session, account_id, session_id)
             bundle = await build_bundle(session, ai_session)
             current = ai_session.state_version
