@@ -267,3 +267,51 @@ def _sse(text: str) -> list[tuple[str, dict]]:
         lines = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
         events.append((lines["event"], json.loads(lines["data"])))
     return events
+
+
+async def test_offline_assistant_matches_the_engineers_words_only(
+    client, admin_headers, engineer_headers
+):
+    """The prompt's context lists templates; the offline match must not match their own
+    descriptions back, only what the engineer wrote."""
+    import json as _json
+    from pathlib import Path
+
+    import plugin.scripts
+
+    library = _json.loads((Path(plugin.scripts.__file__).parent / "library.json").read_text())
+    for template in library:
+        spec = {
+            k: template[k]
+            for k in (
+                "slug",
+                "name",
+                "description",
+                "keywords",
+                "language",
+                "body",
+                "parameters_schema",
+            )
+        }
+        assert (
+            await client.post("/api/v1/scripts/templates", json=spec, headers=admin_headers)
+        ).status == 201
+    s = await new_session(client, engineer_headers)
+    body = await (
+        await _say(
+            client,
+            engineer_headers,
+            s["id"],
+            "Outlook keeps crashing on start, the profile looks corrupt",
+        )
+    ).json()
+    assert "outlook" in body["suggested_fix"]["title"].lower()
+    body = await (
+        await _say(
+            client,
+            engineer_headers,
+            s["id"],
+            "Users on the front desk can't print, the print queue is stuck",
+        )
+    ).json()
+    assert "spooler" in body["suggested_fix"]["title"].lower()

@@ -122,13 +122,24 @@ async def test_no_marker_without_templates() -> None:
 
 async def test_runner_up_templates_are_named_in_the_text() -> None:
     result = await OfflineProvider().generate(
-        chat("Outlook crashes on start, the profile looks broken", "and the network drive too")
+        chat("Outlook crashes on start, the profile looks broken, and the network drive too")
     )
 
     suggestion = suggestion_in(result.text)
     assert suggestion["template_id"] == 3
     visible = MARKER.sub("", result.text)
     assert "Remap network drives" in visible
+
+
+async def test_the_latest_message_decides_and_the_conversation_is_the_fallback() -> None:
+    latest = await OfflineProvider().generate(
+        chat("Outlook crashes on start, the profile looks broken", "now the network drive is gone")
+    )
+    assert "Remap" in suggestion_in(latest.text)["title"]
+    fallback = await OfflineProvider().generate(
+        chat("Outlook crashes on start, the profile looks broken", "that didn't help")
+    )
+    assert suggestion_in(fallback.text)["template_id"] == 3
 
 
 async def test_a_keyword_outweighs_a_name_word_which_outweighs_a_description_word() -> None:

@@ -163,7 +163,10 @@ async def build_request(
         system=CHAT_SYSTEM_PROMPT,
         messages=messages,
         max_tokens=MAX_REPLY_TOKENS,
-        context={"templates": templates, "facts": list(facts)},
+        context={
+            "templates": templates,
+            "engineer_messages": [redact_text(m.content) for m in history if m.role == "user"],
+        },
     )
 
 

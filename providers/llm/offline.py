@@ -173,9 +173,18 @@ def drafted_parameters(template: Mapping[str, Any], conversation: str) -> dict[s
 
 
 def compose_chat_reply(request: LLMRequest) -> str:
-    user_texts = [m["content"] for m in request.messages if m.get("role") == "user"]
-    said = list(dict.fromkeys(w for text in user_texts for w in words_of(text)))
-    ranked = rank_templates(request.context.get("templates") or [], said)
+    # What the engineer said, when the caller says so: the user turns may also carry
+    # context (template descriptions, facts) whose words would match themselves.
+    user_texts = list(request.context.get("engineer_messages") or []) or [
+        m["content"] for m in request.messages if m.get("role") == "user"
+    ]
+    templates = request.context.get("templates") or []
+    # The latest message is what the engineer asks about now; the whole conversation is
+    # the fallback when it alone matches nothing (e.g. "that didn't work").
+    ranked = rank_templates(templates, words_of(user_texts[-1]) if user_texts else [])
+    if not ranked:
+        said = list(dict.fromkeys(w for text in user_texts for w in words_of(text)))
+        ranked = rank_templates(templates, said)
     if not ranked:
         return (
             f"{OFFLINE_NOTICE}\n\n"
