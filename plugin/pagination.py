@@ -6,6 +6,7 @@ import base64
 from typing import Any
 
 from sqlalchemy import Select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from plugin.errors import Unprocessable
 from plugin.http import MAX_ID
@@ -34,15 +35,21 @@ def decode_cursor(cursor: str | None) -> int | None:
         ) from None
 
 
-def page(stmt: Select, id_column: Any, cursor: str | None, limit: int, *, newest_first: bool):
+async def fetch_page(
+    session: AsyncSession,
+    stmt: Select,
+    id_column: Any,
+    cursor: str | None,
+    limit: int,
+    *,
+    newest_first: bool,
+) -> tuple[list, str | None]:
+    """One page of `stmt`'s rows ordered by id, and the cursor of the next page (or None)."""
     after = decode_cursor(cursor)
     if after is not None:
         stmt = stmt.where(id_column < after if newest_first else id_column > after)
     order = id_column.desc() if newest_first else id_column.asc()
-    return stmt.order_by(order).limit(limit + 1)
-
-
-def split_page(rows: list, limit: int) -> tuple[list, str | None]:
+    rows = list((await session.execute(stmt.order_by(order).limit(limit + 1))).scalars())
     if len(rows) > limit:
         rows = rows[:limit]
         return rows, encode_cursor(rows[-1].id)

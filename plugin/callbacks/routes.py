@@ -19,7 +19,7 @@ from plugin.callbacks.schemas import (
 from plugin.db import utcnow
 from plugin.errors import Conflict, error_response
 from plugin.http import MAX_BODY_BYTES, ApiTooLarge, Req, RouteTable, json_response
-from plugin.pagination import page, split_page
+from plugin.pagination import fetch_page
 from providers.psa.connectwise import SIGNATURE_HEADER
 
 routes = RouteTable("callbacks")
@@ -73,16 +73,9 @@ async def list_events(req: Req[Any, CallbackEventQuery]) -> CallbackEventPage:
     if q.status is not None:
         stmt = stmt.where(PSACallbackEvent.status == q.status)
     async with req.services.db.read() as session:
-        rows = (
-            (
-                await session.execute(
-                    page(stmt, PSACallbackEvent.id, q.cursor, q.limit, newest_first=True)
-                )
-            )
-            .scalars()
-            .all()
+        rows, cursor = await fetch_page(
+            session, stmt, PSACallbackEvent.id, q.cursor, q.limit, newest_first=True
         )
-    rows, cursor = split_page(list(rows), q.limit)
     return CallbackEventPage(items=[event_out(e) for e in rows], next_cursor=cursor)
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from plugin.accounts.scope import get_scoped
 from plugin.errors import Conflict
 from plugin.http import Req, RouteTable
-from plugin.pagination import page, split_page
+from plugin.pagination import fetch_page
 from plugin.scripts.models import DraftTemplate, ScriptTemplate
 from plugin.scripts.schemas import (
     DraftTemplateList,
@@ -56,16 +56,9 @@ async def list_templates(req: Req[Any, ListQuery]) -> TemplateList:
     if q.language:
         stmt = stmt.where(ScriptTemplate.language == q.language)
     async with req.services.db.read() as session:
-        rows = (
-            (
-                await session.execute(
-                    page(stmt, ScriptTemplate.id, q.cursor, q.limit, newest_first=False)
-                )
-            )
-            .scalars()
-            .all()
+        rows, cursor = await fetch_page(
+            session, stmt, ScriptTemplate.id, q.cursor, q.limit, newest_first=False
         )
-        rows, cursor = split_page(list(rows), q.limit)
         records = await track_records(session, req.account_id, [t.id for t in rows])
     return TemplateList(
         items=[template_out(t, records.get(t.id)) for t in rows], next_cursor=cursor
@@ -191,16 +184,9 @@ async def list_drafts(req: Req[Any, DraftQuery]) -> DraftTemplateList:
     if q.status:
         stmt = stmt.where(DraftTemplate.status == q.status)
     async with req.services.db.read() as session:
-        rows = (
-            (
-                await session.execute(
-                    page(stmt, DraftTemplate.id, q.cursor, q.limit, newest_first=True)
-                )
-            )
-            .scalars()
-            .all()
+        rows, cursor = await fetch_page(
+            session, stmt, DraftTemplate.id, q.cursor, q.limit, newest_first=True
         )
-    rows, cursor = split_page(list(rows), q.limit)
     return DraftTemplateList(items=[draft_out(d) for d in rows], next_cursor=cursor)
 
 

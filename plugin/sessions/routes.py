@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from plugin.accounts.scope import get_owned
 from plugin.http import Req, RouteTable
-from plugin.pagination import page, split_page
+from plugin.pagination import fetch_page
 from plugin.sessions.models import AISession, Fact, Message
 from plugin.sessions.schemas import (
     FactCreate,
@@ -79,12 +79,9 @@ async def list_sessions(req: Req[Any, SessionQuery]) -> SessionPage:
     if q.status is not None:
         stmt = stmt.where(AISession.status == q.status)
     async with req.services.db.read() as session:
-        rows = (
-            (await session.execute(page(stmt, AISession.id, q.cursor, q.limit, newest_first=True)))
-            .scalars()
-            .all()
+        rows, cursor = await fetch_page(
+            session, stmt, AISession.id, q.cursor, q.limit, newest_first=True
         )
-        rows, cursor = split_page(list(rows), q.limit)
         delay = await nudge_delay(
             session, req.account_id, req.services.settings.nudge_after_minutes
         )
@@ -119,12 +116,9 @@ async def list_messages(req: Req[Any, MessageQuery]) -> MessagePage:
     async with req.services.db.read() as session:
         ai_session = await get_session(session, req.account_id, req.path_int("session_id"))
         stmt = select(Message).where(Message.session_id == ai_session.id)
-        rows = (
-            (await session.execute(page(stmt, Message.id, q.cursor, q.limit, newest_first=False)))
-            .scalars()
-            .all()
+        rows, cursor = await fetch_page(
+            session, stmt, Message.id, q.cursor, q.limit, newest_first=False
         )
-    rows, cursor = split_page(list(rows), q.limit)
     return MessagePage(items=[message_out(m) for m in rows], next_cursor=cursor)
 
 
