@@ -16,30 +16,30 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import Timer, served_app  # noqa: E402
-from plugin.app import SERVICES  # noqa: E402
-from plugin.sessions.models import Message  # noqa: E402
+from plugin.features.sessions.models import Message  # noqa: E402
+from plugin.kernel.appkeys import DATABASE, LLM  # noqa: E402
 
 TURNS = 15
 
 
 async def main() -> None:
     async with served_app() as (client, headers, _):
-        services = client.app[SERVICES]
+        llm, database = client.app[LLM], client.app[DATABASE]
         sizes: dict[int, list[int]] = {}
-        original = services.llm.generate
+        original = llm.generate
 
         async def measuring(request):
             sizes.setdefault(current, []).append(sum(len(m["content"]) for m in request.messages))
             return await original(request)
 
-        services.llm.generate = measuring
+        llm.generate = measuring
         results = {}
         for history in (10, 3000):
             current = history
             s = await (
                 await client.post("/api/v1/ai-sessions", json={"title": "bench"}, headers=headers)
             ).json()
-            async with services.db.write() as db:
+            async with database.write() as db:
                 for i in range(history):
                     db.add(
                         Message(

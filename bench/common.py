@@ -10,11 +10,12 @@ from pathlib import Path
 
 from aiohttp.test_utils import TestClient, TestServer
 
-from plugin.accounts.auth import create_token
-from plugin.accounts.service import get_account_by_slug
-from plugin.app import SERVICES, create_app
-from plugin.migrate import upgrade
-from plugin.settings import Settings
+from plugin.app import create_app
+from plugin.features.accounts.auth import create_token
+from plugin.kernel.appkeys import DATABASE
+from plugin.kernel.migrate import upgrade
+from plugin.kernel.settings import Settings
+from plugin.kernel.tenancy import get_account_by_slug
 
 
 @asynccontextmanager
@@ -32,13 +33,13 @@ async def served_app(database_url: str | None = None, **overrides):
                 **overrides,
             }
         )
-        from plugin.logging import configure_logging
+        from plugin.kernel.logging import configure_logging
 
         configure_logging("console", "warning")
         client = TestClient(TestServer(create_app(settings)))
         await client.start_server()
         try:
-            async with client.app[SERVICES].db.write() as session:
+            async with client.app[DATABASE].write() as session:
                 account = await get_account_by_slug(session, "default")
                 token, _ = await create_token(session, account, role="admin")
             yield client, {"Authorization": f"Bearer {token}"}, url

@@ -17,8 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import Timer, served_app  # noqa: E402
-from plugin.app import SERVICES  # noqa: E402
-from plugin.notes.cache import CachedDocument, PreviewCache  # noqa: E402
+from plugin.features.notes.cache import PREVIEW_CACHE, CachedDocument, PreviewCache  # noqa: E402
 
 SESSIONS = 60
 
@@ -52,7 +51,7 @@ async def main() -> None:
         cold = [await timed(sid) for sid in ids]
         warm = [await timed(sid) for sid in ids]
         assert not any(c for _, c in cold) and all(c for _, c in warm)
-        client.app[SERVICES].preview_cache._lru.clear()  # as a fresh replica: the table only
+        client.app[PREVIEW_CACHE]._lru.clear()  # as a fresh replica: the table only
         table = [await timed(sid) for sid in ids]
         baseline = []
         for sid in ids:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from plugin.scripts.redaction import redact_text  # noqa: E402
+from plugin.kernel.redaction import redact_text  # noqa: E402
 
 INPUTS = {
     "a.a.a.…": "a.",

@@ -1,22 +1,36 @@
-"""The application factory: wiring only."""
+"""The application factory: wiring only. Every shared resource is created here and put
+under its typed `AppKey`; routes come from each feature's route table; background workers
+run in `cleanup_ctx` and stop there."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from importlib.metadata import PackageNotFoundError, version
 
+import structlog
 from aiohttp import web
 
-from plugin import health
-from plugin.accounts import routes as account_routes
-from plugin.accounts.auth import authenticate
-from plugin.accounts.service import ensure_default_account, ensure_secret_key
-from plugin.callbacks import routes as callback_routes
-from plugin.callbacks.worker import callback_worker_ctx
-from plugin.chat import routes as chat_routes
-from plugin.db import Database
-from plugin.fixes import decision as fix_decision
-from plugin.fixes import routes as fix_routes
-from plugin.http import (
+from plugin.features.accounts import routes as account_routes
+from plugin.features.accounts.auth import authenticate
+from plugin.features.accounts.service import ensure_default_account, ensure_secret_key
+from plugin.features.callbacks import routes as callback_routes
+from plugin.features.callbacks.intake import CALLBACK_INTAKE, CallbackIntake
+from plugin.features.callbacks.worker import callback_worker
+from plugin.features.chat import routes as chat_routes
+from plugin.features.fixes import routes as fix_routes
+from plugin.features.notes import routes as note_routes
+from plugin.features.notes.cache import PREVIEW_CACHE, PreviewCache
+from plugin.features.operations import routes as operation_routes
+from plugin.features.pod import routes as pod_routes
+from plugin.features.pod.signin import POD_SIGN_IN, PodSignIn
+from plugin.features.psa_setup import routes as psa_setup_routes
+from plugin.features.scripts import routes as script_routes
+from plugin.features.sessions import routes as session_routes
+from plugin.features.writeback import routes as writeback_routes
+from plugin.features.writeback.worker import writeback_worker
+from plugin.kernel.appkeys import DATABASE, INSTANCE, LLM, METRICS, PSA, SETTINGS, InstanceKeys
+from plugin.kernel.db import Database
+from plugin.kernel.http import (
     EMPTY,
     Req,
     RouteSpec,
@@ -25,36 +39,31 @@ from plugin.http import (
     parse_json_body,
     parse_query,
 )
-from plugin.llm.service import build_llm
-from plugin.metrics import Metrics
-from plugin.middlewares import make_middlewares, security_headers
-from plugin.notes import routes as note_routes
-from plugin.notes.cache import PreviewCache
-from plugin.openapi import build_openapi
-from plugin.pod import routes as pod_routes
-from plugin.psa import PSAProviders
-from plugin.scripts import routes as script_routes
-from plugin.services import Services
-from plugin.sessions import routes as session_routes
-from plugin.settings import Settings
-from plugin.writeback import routes as writeback_routes
-from plugin.writeback.worker import writeback_worker_ctx
+from plugin.kernel.llm import build_llm
+from plugin.kernel.metrics import Metrics
+from plugin.kernel.middlewares import make_middlewares, security_headers
+from plugin.kernel.migrate import current_revision, head_revision
+from plugin.kernel.openapi import build_openapi
+from plugin.kernel.psa import PSAConnections
+from plugin.kernel.settings import Settings
+from plugin.views import sessions as session_views
 
-SERVICES = web.AppKey("services", Services)
+log = structlog.get_logger("fixpilot.app")
 
 
 def route_tables() -> list[RouteTable]:
     return [
-        health.routes,
+        operation_routes.routes,
         account_routes.routes,
+        session_views.routes,
         session_routes.routes,
         chat_routes.routes,
         fix_routes.routes,
-        fix_decision.routes,
         script_routes.routes,
         note_routes.routes,
         callback_routes.routes,
         writeback_routes.routes,
+        psa_setup_routes.routes,
         pod_routes.routes,
     ]
 
@@ -62,42 +71,50 @@ def route_tables() -> list[RouteTable]:
 def create_app(settings: Settings) -> web.Application:
     metrics = Metrics()
     app = web.Application(middlewares=make_middlewares(metrics), client_max_size=2 * 1024**2)
-    db = Database(settings.database_url)
-    services = Services(
-        settings=settings,
-        db=db,
-        metrics=metrics,
-        preview_cache=PreviewCache(db),
-        psa=PSAProviders(settings),
-    )
-    app[SERVICES] = services
+    database = Database(settings.database_url)
+    psa = PSAConnections(settings)
+    instance = InstanceKeys()
+    intake = CallbackIntake(database, psa)
+    app[SETTINGS] = settings
+    app[DATABASE] = database
+    app[METRICS] = metrics
+    app[PSA] = psa
+    app[LLM] = build_llm(settings, database, metrics)
+    app[INSTANCE] = instance
+    app[PREVIEW_CACHE] = PreviewCache(database)
+    app[CALLBACK_INTAKE] = intake
+    app[POD_SIGN_IN] = PodSignIn(database, psa, instance)
 
     specs = [spec for table in route_tables() for spec in table.specs]
     for spec in specs:
         if spec.method == "GET":  # GET routes answer HEAD too
-            app.router.add_get(spec.path, _adapt(spec, services))
+            app.router.add_get(spec.path, _adapt(spec))
         else:
-            app.router.add_route(spec.method, spec.path, _adapt(spec, services))
-    app[health.OPENAPI] = build_openapi(specs, title="Fixpilot", version=_version())
+            app.router.add_route(spec.method, spec.path, _adapt(spec))
+    app[operation_routes.OPENAPI] = build_openapi(specs, title="Fixpilot", version=_version())
 
     app.on_response_prepare.append(security_headers)
-    app.cleanup_ctx.append(_database_ctx(services))
-    app.cleanup_ctx.append(_llm_ctx(services))
-    app.cleanup_ctx.append(_psa_ctx(services))
-    app.cleanup_ctx.append(callback_worker_ctx(services))
-    app.cleanup_ctx.append(writeback_worker_ctx(services))
-    services.extras["preference_checks"] = [writeback_routes.check_statuses_exist]
+    poll = settings.worker_poll_seconds
+    app.cleanup_ctx.extend(
+        [
+            _on_start_and_stop(_load_instance(app), database.dispose),
+            _on_start_and_stop(None, lambda: app[LLM].aclose()),
+            _on_start_and_stop(None, psa.aclose),  # after the workers below have stopped
+            callback_worker(database, psa, metrics, intake, poll),
+            writeback_worker(database, psa, metrics, poll),
+        ]
+    )
     return app
 
 
-def _adapt(spec: RouteSpec, services: Services):
+def _adapt(spec: RouteSpec):
     async def handler(request: web.Request) -> web.StreamResponse:
         principal = None
         if spec.auth != "public":
-            principal = await authenticate(request, services.db, spec.auth)
+            principal = await authenticate(request, request.app[DATABASE], spec.auth)
         body = await parse_json_body(request, spec.body) if spec.body else EMPTY
         query = parse_query(request, spec.query) if spec.query else EMPTY
-        result = await spec.handler(Req(request, services, principal, body, query))
+        result = await spec.handler(Req(request, principal, body, query))
         if isinstance(result, web.StreamResponse):
             return result
         if result is None:
@@ -108,36 +125,32 @@ def _adapt(spec: RouteSpec, services: Services):
     return handler
 
 
-def _database_ctx(services: Services):
+def _load_instance(app: web.Application) -> Callable:
+    async def start() -> None:
+        settings, database = app[SETTINGS], app[DATABASE]
+        async with database.read() as db:
+            current = await current_revision(await db.connection())
+        if current != head_revision():
+            # Serve anyway: /readyz says what is wrong, and `fixpilot migrate` fixes it.
+            log.warning("migrations_pending", current=current, head=head_revision())
+            return
+        app[INSTANCE].secret_key = await ensure_secret_key(database, settings)
+        await ensure_default_account(database, settings)
+
+    return start
+
+
+def _on_start_and_stop(start: Callable | None, stop: Callable):
     async def ctx(app: web.Application) -> AsyncIterator[None]:
-        services.secret_key = await ensure_secret_key(services.db, services.settings)
-        await ensure_default_account(services.db, services.settings)
+        if start is not None:
+            await start()
         yield
-        await services.db.dispose()
-
-    return ctx
-
-
-def _llm_ctx(services: Services):
-    async def ctx(app: web.Application) -> AsyncIterator[None]:
-        services.llm = build_llm(services)
-        yield
-        await services.llm.aclose()
-
-    return ctx
-
-
-def _psa_ctx(services: Services):
-    async def ctx(app: web.Application) -> AsyncIterator[None]:
-        yield
-        await services.psa.aclose()  # after the workers (registered later) have stopped
+        await stop()
 
     return ctx
 
 
 def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
     try:
         return version("fixpilot")
     except PackageNotFoundError:

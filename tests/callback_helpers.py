@@ -11,12 +11,11 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from plugin.accounts.service import get_account_by_slug
-from plugin.app import SERVICES
-from plugin.callbacks.models import PSACallbackEvent, PSATicketSnapshot
-from plugin.callbacks.processing import ticket_context
-from plugin.sessions.models import AISession
+from plugin.features.callbacks.models import PSACallbackEvent, PSATicketSnapshot
+from plugin.kernel.ai_sessions import AISession, ticket_context
+from plugin.kernel.tenancy import get_account_by_slug
 from providers.psa.connectwise import SIGNATURE_HEADER, compute_signature, ticket_from_cw
+from tests.helpers import resources_of
 
 FIXTURES = Path(__file__).parent / "fixtures" / "connectwise"
 PLACEHOLDER_HOST = b"http://cw.test"
@@ -63,7 +62,7 @@ async def deliver(client, raw: bytes, signing_key: str | None, path: str = WEBHO
 
 
 def services_of(client):
-    return client.app[SERVICES]
+    return resources_of(client.app)
 
 
 async def events(db, **where) -> list[PSACallbackEvent]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from plugin.settings import Settings
+from plugin.kernel.settings import Settings
 
 BACKEND = os.environ.get("FIXPILOT_TEST_DB", "sqlite")
 PG_ADMIN_URL = os.environ.get(
@@ -60,7 +60,7 @@ class DatabaseFactory:
         return _pg_url(name)
 
     async def migrated(self) -> str:
-        from plugin.migrate import upgrade
+        from plugin.kernel.migrate import upgrade
 
         if self.template is None:
             url = await self.empty()
@@ -124,11 +124,11 @@ async def client(aiohttp_client, settings) -> AsyncIterator:
 
 
 async def _token(client, role: str) -> str:
-    from plugin.accounts.auth import create_token
-    from plugin.accounts.service import get_account_by_slug
-    from plugin.app import SERVICES
+    from plugin.features.accounts.auth import create_token
+    from plugin.kernel.appkeys import DATABASE
+    from plugin.kernel.tenancy import get_account_by_slug
 
-    db = client.app[SERVICES].db
+    db = client.app[DATABASE]
     async with db.write() as session:
         account = await get_account_by_slug(session, "default")
         token, _ = await create_token(session, account, role=role)

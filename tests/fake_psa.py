@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from providers.psa import (
-    MemberIdentity,
+    Board,
     NoteKind,
     PSANote,
     PSANotFound,
@@ -18,6 +18,8 @@ from providers.psa import (
 
 @dataclass
 class FakePSA:
+    """A PSA with tickets, statuses and notes in memory; no callbacks, pod or set-up."""
+
     slug: str = "connectwise"
     tickets: dict[int, Ticket] = field(default_factory=dict)
     statuses: dict[int, list[TicketStatus]] = field(default_factory=dict)
@@ -25,6 +27,9 @@ class FakePSA:
     calls: list[tuple[str, Any]] = field(default_factory=list)
     fail_with: dict[str, Exception] = field(default_factory=dict)  # method name → error
     ignore_status_changes: bool = False
+    callbacks: None = None
+    pod: None = None
+    setup: None = None
 
     def _call(self, name: str, *args: Any) -> None:
         self.calls.append((name, args))
@@ -44,8 +49,8 @@ class FakePSA:
     async def list_ticket_statuses(self, ticket_id: int) -> list[TicketStatus]:
         return await self.list_board_statuses((await self.get_ticket(ticket_id)).board_id)
 
-    async def list_boards(self) -> list[dict[str, Any]]:
-        return [{"id": board} for board in self.statuses]
+    async def list_boards(self) -> list[Board]:
+        return [Board(id=board, name=f"Board {board}") for board in self.statuses]
 
     async def add_note(self, ticket_id: int, text: str, kind: NoteKind) -> PSANote:
         self._call("add_note", ticket_id, kind)
@@ -76,13 +81,6 @@ class FakePSA:
                 "status not applied", expected=status_id, actual=actual
             )
         return ticket
-
-    async def verify_member(self, member_id: str, member_hash: str) -> MemberIdentity:
-        self._call("verify_member", member_id)
-        return MemberIdentity(member_id=member_id)
-
-    def is_own_echo(self, entity: dict[str, Any]) -> bool:
-        return False
 
     async def aclose(self) -> None:
         return None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from plugin.app import SERVICES
+from plugin.kernel.appkeys import DATABASE
 
 
 async def test_no_token_is_401_in_the_error_shape(client):
@@ -27,10 +27,10 @@ async def test_engineer_on_admin_route_is_403(client, engineer_headers):
 async def test_revoked_token_is_401(client, admin_headers):
     from sqlalchemy import update
 
-    from plugin.accounts.models import ApiToken
-    from plugin.db import utcnow
+    from plugin.features.accounts.models import ApiToken
+    from plugin.kernel.db import utcnow
 
-    db = client.app[SERVICES].db
+    db = client.app[DATABASE]
     async with db.write() as session:
         await session.execute(update(ApiToken).values(revoked_at=utcnow()))
     resp = await client.get("/api/v1/settings", headers=admin_headers)
@@ -40,10 +40,10 @@ async def test_revoked_token_is_401(client, admin_headers):
 async def test_tokens_are_stored_hashed(client, admin_headers):
     from sqlalchemy import select
 
-    from plugin.accounts.models import ApiToken
+    from plugin.features.accounts.models import ApiToken
 
     token = admin_headers["Authorization"].split()[1]
-    async with client.app[SERVICES].db.read() as session:
+    async with client.app[DATABASE].read() as session:
         stored = (await session.execute(select(ApiToken.token_hash))).scalars().all()
     assert token not in stored
     assert all(len(h) == 64 for h in stored)
@@ -99,10 +99,10 @@ async def test_missing_body_field_is_422(client, admin_headers):
 
 
 async def test_another_accounts_token_sees_its_own_settings(client, admin_headers):
-    from plugin.accounts.auth import create_token
-    from plugin.accounts.models import Account
+    from plugin.features.accounts.auth import create_token
+    from plugin.kernel.tenancy import Account
 
-    db = client.app[SERVICES].db
+    db = client.app[DATABASE]
     async with db.write() as session:
         other = Account(slug="other-msp", name="Other MSP", preferences={"auto_open_boards": [7]})
         session.add(other)

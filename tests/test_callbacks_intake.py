@@ -10,9 +10,9 @@ import pytest
 from aiohttp import web
 from sqlalchemy.exc import OperationalError
 
-from plugin.callbacks.keys import KeyFetchThrottled, SigningKeyCache
-from plugin.callbacks.models import PSACallbackEvent
-from providers.psa.connectwise import compute_signature
+from plugin.features.callbacks.keys import KeyFetchThrottled, SigningKeyCache
+from plugin.features.callbacks.models import PSACallbackEvent
+from providers.psa.connectwise import compute_signature, verify_signature
 from tests.callback_helpers import (
     WEBHOOK,
     count,
@@ -282,7 +282,10 @@ async def test_key_cache_shares_one_fetch_between_concurrent_misses():
     raw = b"{}"
 
     results = await asyncio.gather(
-        *(cache.verify(1, "u", raw, compute_signature(raw, "k1"), fetch) for _ in range(10))
+        *(
+            cache.verify(1, "u", raw, compute_signature(raw, "k1"), fetch, verify_signature)
+            for _ in range(10)
+        )
     )
 
     assert results == [True] * 10
@@ -295,19 +298,25 @@ async def test_key_cache_refetches_once_per_cooldown_and_caps_fetches():
     keys = {"u": "k1"}
     fetch, asked = key_server(keys)
     raw = b"{}"
-    assert await cache.verify(1, "u", raw, compute_signature(raw, "k1"), fetch)
+    assert await cache.verify(1, "u", raw, compute_signature(raw, "k1"), fetch, verify_signature)
 
     keys["u"] = "k2"  # rotated
-    assert await cache.verify(1, "u", raw, compute_signature(raw, "k2"), fetch)
-    assert not await cache.verify(1, "u", raw, "forged", fetch)  # within the cool-down
+    assert await cache.verify(1, "u", raw, compute_signature(raw, "k2"), fetch, verify_signature)
+    assert not await cache.verify(
+        1, "u", raw, "forged", fetch, verify_signature
+    )  # within the cool-down
     assert len(asked) == 2
     clock.now += 11
-    assert not await cache.verify(1, "u", raw, "forged", fetch)  # one more try after it
+    assert not await cache.verify(
+        1, "u", raw, "forged", fetch, verify_signature
+    )  # one more try after it
     assert len(asked) == 3
 
     keys.update(v="k2")
     with pytest.raises(KeyFetchThrottled):  # a fourth fetch in the same minute
-        await cache.verify(1, "v", raw, compute_signature(raw, "k2"), fetch)
-    assert await cache.verify(2, "v", raw, compute_signature(raw, "k2"), fetch)  # per account
+        await cache.verify(1, "v", raw, compute_signature(raw, "k2"), fetch, verify_signature)
+    assert await cache.verify(
+        2, "v", raw, compute_signature(raw, "k2"), fetch, verify_signature
+    )  # per account
     clock.now += 60
-    assert await cache.verify(1, "v", raw, compute_signature(raw, "k2"), fetch)
+    assert await cache.verify(1, "v", raw, compute_signature(raw, "k2"), fetch, verify_signature)

@@ -11,14 +11,20 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from plugin.accounts.service import ensure_default_account, get_account_by_slug
-from plugin.app import SERVICES, create_app
-from plugin.callbacks.intake import event_values, store_event
-from plugin.callbacks.models import PSACallbackEvent, PSATicketSnapshot
-from plugin.callbacks.worker import LEASE, MAX_ATTEMPTS, claim_due, process_claimed, run_batch
-from plugin.db import utcnow
-from plugin.sessions.models import AISession
-from providers.psa.connectwise import parse_callback
+from plugin.app import create_app
+from plugin.features.accounts.service import ensure_default_account
+from plugin.features.callbacks.intake import event_values, store_event
+from plugin.features.callbacks.models import PSACallbackEvent, PSATicketSnapshot
+from plugin.features.callbacks.worker import (
+    LEASE,
+    MAX_ATTEMPTS,
+    claim_due,
+    process_claimed,
+    run_batch,
+)
+from plugin.kernel.ai_sessions import AISession
+from plugin.kernel.db import utcnow
+from plugin.kernel.tenancy import get_account_by_slug
 from tests.callback_helpers import (
     count,
     deliver,
@@ -33,6 +39,7 @@ from tests.callback_helpers import (
     ticket_body,
     wait_until_processed,
 )
+from tests.helpers import resources_of
 
 
 async def deliver_fixture(cw_client, cw_sim, name: str) -> PSACallbackEvent:
@@ -251,7 +258,9 @@ async def test_failures_retry_with_backoff_then_dead_letter_and_replay(
     assert "PSAPermissionError" in event.last_error
     later = utcnow()
     for hour in range(1, MAX_ATTEMPTS + 2):
-        await run_batch(services, now=later + timedelta(hours=hour))
+        await run_batch(
+            services.db, services.psa, services.metrics, now=later + timedelta(hours=hour)
+        )
     (event,) = await events(db)
     assert (event.status, event.attempts) == ("dead", MAX_ATTEMPTS)
 
@@ -315,7 +324,7 @@ async def test_admin_routes_need_an_admin_and_scope_to_the_account(
 async def idle_services(cw_settings):
     """An app's services with no worker running, to drive claiming by hand."""
     settings = cw_settings()
-    services = create_app(settings)[SERVICES]
+    services = resources_of(create_app(settings))
     await ensure_default_account(services.db, settings)
     yield services
     await services.psa.aclose()
@@ -324,9 +333,11 @@ async def idle_services(cw_settings):
 
 async def store_fixture(services, cw_sim, name: str) -> int:
     raw = fixture_body(name, cw_sim.site_url)
-    async with services.db.read() as session:
-        account = await get_account_by_slug(session, "default")
-    return await store_event(services.db, event_values(account.id, parse_callback(raw), raw))
+    async with services.db.read() as db:
+        account = await get_account_by_slug(db, "default")
+    source = services.psa.for_account(account).callbacks
+    envelope = source.parse(raw)
+    return await store_event(services.db, event_values(account.id, envelope, raw, source))
 
 
 async def test_an_expired_lease_is_claimed_again_and_applied_once(idle_services, cw_sim):
@@ -335,14 +346,16 @@ async def test_an_expired_lease_is_claimed_again_and_applied_once(idle_services,
     await store_fixture(services, cw_sim, "ticket__closed_outside")
     t0 = utcnow()
 
-    (stuck,) = await claim_due(services, now=t0)  # a worker that then died
-    assert await claim_due(services, now=t0 + LEASE / 2) == []  # still leased
-    (reclaimed,) = await claim_due(services, now=t0 + LEASE * 2)
+    (stuck,) = await claim_due(services.db, now=t0)  # a worker that then died
+    assert await claim_due(services.db, now=t0 + LEASE / 2) == []  # still leased
+    (reclaimed,) = await claim_due(services.db, now=t0 + LEASE * 2)
     assert reclaimed.attempts == stuck.attempts + 1
 
-    await process_claimed(services, stuck, now=t0)  # the first worker wakes up late
+    await process_claimed(
+        services.db, services.psa, services.metrics, stuck, now=t0
+    )  # the first worker wakes up late
     assert (await get_session(services.db, linked)).state_version == 1  # lease lost: no effect
-    await process_claimed(services, reclaimed, now=t0)
+    await process_claimed(services.db, services.psa, services.metrics, reclaimed, now=t0)
 
     (event,) = await events(services.db)
     assert (event.status, event.attempts) == ("done", 2)

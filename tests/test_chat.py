@@ -6,8 +6,8 @@ import json
 
 from sqlalchemy import func, select
 
-from plugin.llm.models import LLMCall
-from plugin.sessions.models import Message
+from plugin.features.sessions.models import Message
+from plugin.kernel.llm import LLMCall
 from tests.fake_anthropic import FakeAnthropic
 from tests.helpers import db_of, insert_fix, new_session, state_version
 
@@ -219,7 +219,7 @@ async def test_streaming_failure_is_an_error_event_and_keeps_the_message(
 
 async def test_history_is_bounded_by_the_token_budget(llm_client, llm_headers, fake_anthropic):
     s = await new_session(llm_client, llm_headers)
-    from plugin.sessions.models import Message as M
+    from plugin.features.sessions.models import Message as M
 
     async with db_of(llm_client).write() as db:
         for i in range(3000):
@@ -277,9 +277,11 @@ async def test_offline_assistant_matches_the_engineers_words_only(
     import json as _json
     from pathlib import Path
 
-    import plugin.scripts
+    import plugin.features.scripts
 
-    library = _json.loads((Path(plugin.scripts.__file__).parent / "library.json").read_text())
+    library = _json.loads(
+        (Path(plugin.features.scripts.__file__).parent / "library.json").read_text()
+    )
     for template in library:
         spec = {
             k: template[k]

@@ -98,7 +98,7 @@ def test_tokens_and_accounts(tmp_path, database_url):
     assert added.returncode == 0, added.stderr
     assert "SuperSecretPrivate1" not in added.stdout
     shown = json.loads(_cli("accounts", "show", "acme", env=env, cwd=tmp_path).stdout)
-    assert shown["cw_private_key"] == "****ate1"
+    assert shown["psa_connection"]["private_key"] == "****ate1"
     listed = _cli("accounts", "list", env=env, cwd=tmp_path).stdout
     assert "SuperSecretPrivate1" not in listed and '"slug": "acme"' in listed
     assert _cli("accounts", "add", "acme", env=env, cwd=tmp_path).returncode == 1

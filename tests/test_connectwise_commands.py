@@ -10,9 +10,9 @@ import asyncio
 import pytest
 from pydantic import SecretStr
 
-from plugin.accounts.service import ensure_default_account
-from plugin.callbacks.setup_commands import doctor, install
-from plugin.db import Database
+from plugin.cli.connectwise import doctor, install
+from plugin.features.accounts.service import ensure_default_account
+from plugin.kernel.db import Database
 from tests.callback_helpers import set_preferences
 
 PUBLIC_URL = "https://fixpilot.example"

@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 from aioresponses import aioresponses
 
-from providers.psa import PSA_PROVIDERS, LocalProvider, PSAProvider
+from providers.psa import PSA_VENDORS, LocalProvider, PSAProvider
 from providers.psa.base import (
     NoteKind,
     PSAAuthError,
@@ -361,14 +361,14 @@ async def test_member_verification_uses_the_member_credentials(cw, http):
     http.get(info_url, payload={"identifier": "JSmith", "firstName": "John", "lastName": "Smith"})
     http.get(info_url, payload={"identifier": "someone_else"})
 
-    identity = await cw.verify_member("jsmith", "hash-123")
+    identity = await cw.pod.verify_member("jsmith", "hash-123")
     assert identity.member_id == "JSmith" and identity.name == "John Smith"
     headers = calls(http, "GET", info_url)[0].kwargs["headers"]
     assert headers["Authorization"] == "Basic " + base64.b64encode(b"acme+jsmith:hash-123").decode()
     assert headers["clientId"] == make_config().client_id
 
     with pytest.raises(PSAAuthError):  # ConnectWise vouches for another member
-        await cw.verify_member("jsmith", "hash-123")
+        await cw.pod.verify_member("jsmith", "hash-123")
 
 
 async def test_object_exists_inside_errors_returns_the_existing_callback(cw, http):
@@ -385,7 +385,7 @@ async def test_object_exists_inside_errors_returns_the_existing_callback(cw, htt
     existing = {"id": 31, "url": url, "type": "ticket", "level": "owner", "objectId": 1}
     http.get(f"{BASE}system/callbacks?page=1&pageSize=1000", payload=[existing])
 
-    assert await cw.create_callback(url, "Ticket", "Owner", 1, "Fixpilot") == existing
+    assert await cw.setup.create_callback(url, "Ticket", "Owner", 1, "Fixpilot") == existing
 
 
 async def test_rate_limit_holds_requests_beyond_the_budget(http):
@@ -403,16 +403,16 @@ async def test_rate_limit_holds_requests_beyond_the_budget(http):
 
 async def test_signing_key_url_on_another_host_is_never_fetched(cw, http):
     with pytest.raises(PSAValidationError):
-        await cw.get_signing_key("https://evil.example/v4_6_release/apis/3.0/key")
+        await cw.callbacks.get_signing_key("https://evil.example/v4_6_release/apis/3.0/key")
     assert http.requests == {}
 
 
 def test_is_own_echo(cw):
-    assert cw.is_own_echo({"_info": {"updatedBy": "Fixpilot_API"}})
-    assert cw.is_own_echo({"_info": {"updatedBy": "PubKey1"}})
-    assert not cw.is_own_echo({"_info": {"updatedBy": "jsmith"}})
-    assert not cw.is_own_echo({"_info": {}})
-    assert not cw.is_own_echo({})
+    assert cw.callbacks.is_own_echo({"_info": {"updatedBy": "Fixpilot_API"}})
+    assert cw.callbacks.is_own_echo({"_info": {"updatedBy": "PubKey1"}})
+    assert not cw.callbacks.is_own_echo({"_info": {"updatedBy": "jsmith"}})
+    assert not cw.callbacks.is_own_echo({"_info": {}})
+    assert not cw.callbacks.is_own_echo({})
 
 
 def test_config_masks_the_private_key_and_normalises_the_url():
@@ -437,20 +437,26 @@ async def test_aclose_leaves_a_shared_session_open(http):
 
 
 async def test_registry_builds_providers():
-    settings = {**make_config().__dict__, "unrelated": "ignored"}
-    provider = PSA_PROVIDERS["connectwise"](settings)
+    config = make_config()
+    vendor = PSA_VENDORS["connectwise"]
+    connection = vendor.connection.model_validate(
+        {k: getattr(config, k) for k in vendor.connection.model_fields}
+    )
+    tuning = ("rate_limit_per_minute", "timeout", "max_attempts", "max_retry_wait", "retry_backoff")
+    options = {**{k: getattr(config, k) for k in tuning}, "unrelated": "ignored"}
+    provider = vendor.factory(connection, options, None)
     try:
         assert isinstance(provider, ConnectWiseProvider) and isinstance(provider, PSAProvider)
-        assert provider.config == make_config()
+        assert provider.config == config
     finally:
         await provider.aclose()
-    assert isinstance(PSA_PROVIDERS["local"]({}), LocalProvider)
+    assert isinstance(PSA_VENDORS["local"].factory(None, {}, None), LocalProvider)
 
 
 async def test_local_provider_refuses_ticket_work():
     local = LocalProvider()
     assert local.slug == "local" and isinstance(local, PSAProvider)
-    assert local.is_own_echo({"_info": {"updatedBy": "fixpilot_api"}}) is False
+    assert local.callbacks is None and local.pod is None and local.setup is None
     for call in (
         local.get_ticket(1),
         local.add_note(1, "x", NoteKind.RESOLUTION),
@@ -459,7 +465,7 @@ async def test_local_provider_refuses_ticket_work():
         local.verify_status(1, 2),
         local.list_ticket_statuses(1),
         local.list_board_statuses(1),
-        local.verify_member("jsmith", "h"),
+        local.list_boards(),
     ):
         with pytest.raises(PSANotFound) as err:
             await call

@@ -122,7 +122,7 @@ async def test_set_and_verify_status(sim: Sim, cw: ConnectWiseProvider):
 
     assert (ticket.status_id, ticket.status_name, ticket.closed) == (4, "Resolved", True)
     assert ticket.updated_by == "fixpilot_api"
-    assert cw.is_own_echo(sim.state.tickets[5001])
+    assert cw.callbacks.is_own_echo(sim.state.tickets[5001])
 
 
 async def test_status_of_another_board_answers_200_but_verify_fails(
@@ -304,47 +304,47 @@ async def test_denied_path_is_a_permission_error(sim: Sim, cw: ConnectWiseProvid
     sim.state.denied_paths = {"GET system/callbacks"}
 
     with pytest.raises(PSAPermissionError):
-        await cw.list_callbacks()
+        await cw.setup.list_callbacks()
     assert (await cw.get_ticket(5001)).id == 5001
 
 
 async def test_member_verification(sim: Sim, cw: ConnectWiseProvider):
-    identity = await cw.verify_member(DEMO_MEMBER, DEMO_MEMBER_HASH)
+    identity = await cw.pod.verify_member(DEMO_MEMBER, DEMO_MEMBER_HASH)
     assert identity.member_id == "jsmith"
     assert identity.name == "John Smith" and identity.email == "jsmith@msp.example"
 
     with pytest.raises(PSAAuthError):
-        await cw.verify_member(DEMO_MEMBER, "stale-hash")
+        await cw.pod.verify_member(DEMO_MEMBER, "stale-hash")
     with pytest.raises(PSAAuthError):
-        await cw.verify_member("agarcia", DEMO_MEMBER_HASH)
+        await cw.pod.verify_member("agarcia", DEMO_MEMBER_HASH)
 
 
 async def test_duplicate_callback_returns_the_existing_registration(
     sim: Sim, cw: ConnectWiseProvider
 ):
     args = ("https://fixpilot.example/webhooks/connectwise/default?recordId=", "Ticket", "Owner", 1)
-    first = await cw.create_callback(*args, "Fixpilot tickets")
-    second = await cw.create_callback(*args, "Fixpilot tickets")
+    first = await cw.setup.create_callback(*args, "Fixpilot tickets")
+    second = await cw.setup.create_callback(*args, "Fixpilot tickets")
 
     assert first["id"] == second["id"]
     assert len(sim.state.callbacks) == 1
-    disabled = await cw.update_callback(first["id"], inactive=True)
+    disabled = await cw.setup.update_callback(first["id"], inactive=True)
     assert disabled["inactiveFlag"] is True
     assert sim.state.callbacks[first["id"]]["inactiveFlag"] is True
 
 
 async def test_hosted_setup_and_company_info(sim: Sim, cw: ConnectWiseProvider):
-    created = await cw.create_hosted_setup(
+    created = await cw.setup.create_hosted_setup(
         description="Fixpilot",
         screen_id=1,
         url="https://fixpilot.example/pod?id=[cw_id]&screen=[cw_screen]",
         origin="https://fixpilot.example",
         pod_height=600,
     )
-    assert [s["id"] for s in await cw.list_hosted_setups()] == [created["id"]]
+    assert [s["id"] for s in await cw.setup.list_hosted_setups()] == [created["id"]]
     assert sim.state.hosted_setups[created["id"]]["podHeight"] == 600
 
-    info = await cw.company_info()
+    info = await cw.setup.company_info()
     assert info["Codebase"] == "v4_6_release/"
 
 
@@ -369,7 +369,7 @@ async def test_human_changes_in_connectwise(sim: Sim, cw: ConnectWiseProvider):
     sim.state.merge_ticket(5010, 5006)
     merged = await cw.get_ticket(5010)
     assert merged.merged_parent_id == 5006 and merged.closed
-    assert not cw.is_own_echo(merged.raw)
+    assert not cw.callbacks.is_own_echo(merged.raw)
 
 
 # --- callbacks the simulator sends ----------------------------------------------------------
@@ -396,7 +396,7 @@ async def test_emitted_callbacks_are_signed_and_recognisable(
 ):
     server, received = receiver
     hook_url = str(server.make_url("/webhooks/connectwise/default")) + "?recordId="
-    await cw.create_callback(hook_url, "Ticket", "Board", 1, "Fixpilot: Help Desk")
+    await cw.setup.create_callback(hook_url, "Ticket", "Board", 1, "Fixpilot: Help Desk")
 
     await cw.set_status(5001, HELP_DESK_RESOLVED)  # Fixpilot's own write
     sim.state.close_ticket(5004)  # a technician closes another ticket
@@ -410,11 +410,11 @@ async def test_emitted_callbacks_are_signed_and_recognisable(
     own, human = parse_callback(own_raw), parse_callback(human_raw)
     assert (own.record_id, own.action, own.type) == (5001, "updated", "ticket")
     assert own.entity["status"]["id"] == HELP_DESK_RESOLVED
-    assert cw.is_own_echo(own.entity) and not cw.is_own_echo(human.entity)
+    assert cw.callbacks.is_own_echo(own.entity) and not cw.callbacks.is_own_echo(human.entity)
     assert human.entity["closedFlag"] is True and human.member_id == "jsmith"
 
     assert key_url_allowed(own.key_url, cw.config.api_url)
-    key = await cw.get_signing_key(own.key_url)
+    key = await cw.callbacks.get_signing_key(own.key_url)
     assert verify_signature(own_raw, own_sig, key)
     assert verify_signature(human_raw, human_sig, key)
     assert not verify_signature(own_raw, human_sig, key)
@@ -425,7 +425,7 @@ async def test_rotated_signing_key_keeps_old_key_urls_working(
 ):
     server, received = receiver
     hook_url = str(server.make_url("/webhooks/connectwise/default")) + "?recordId="
-    await cw.create_callback(hook_url, "Ticket", "Owner", 1, "Fixpilot")
+    await cw.setup.create_callback(hook_url, "Ticket", "Owner", 1, "Fixpilot")
 
     sim.state.close_ticket(5011)
     sim.state.rotate_signing_key()
@@ -435,13 +435,15 @@ async def test_rotated_signing_key_keeps_old_key_urls_working(
     (old_raw, old_sig, _), (new_raw, new_sig, _) = received
     old, new = parse_callback(old_raw), parse_callback(new_raw)
     assert old.key_url != new.key_url
-    assert verify_signature(old_raw, old_sig, await cw.get_signing_key(old.key_url))
-    assert verify_signature(new_raw, new_sig, await cw.get_signing_key(new.key_url))
+    assert verify_signature(old_raw, old_sig, await cw.callbacks.get_signing_key(old.key_url))
+    assert verify_signature(new_raw, new_sig, await cw.callbacks.get_signing_key(new.key_url))
 
 
 async def test_signing_key_url_off_the_api_host_is_refused(cw: ConnectWiseProvider):
     with pytest.raises(PSAValidationError):
-        await cw.get_signing_key(f"http://evil.example{API_PREFIX}/system/callbacks/signingkey")
+        await cw.callbacks.get_signing_key(
+            f"http://evil.example{API_PREFIX}/system/callbacks/signingkey"
+        )
 
 
 async def test_admin_api_injects_faults_and_human_changes(sim: Sim, cw: ConnectWiseProvider):

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from plugin.fixes.transitions import TRANSITIONS, FixStatus
+from plugin.features.fixes.transitions import TRANSITIONS, FixStatus
 from tests.helpers import insert_fix, new_session, state_version
 
 OUTCOME_CELLS = [(src, dst) for (src, dst), rule in TRANSITIONS.items() if rule.via == "outcome"]
@@ -133,7 +133,7 @@ async def test_apply_stamps_once_and_banner_moves_to_verifying_then_nudge(client
 
     from sqlalchemy import update
 
-    from plugin.fixes.models import SuggestedFix
+    from plugin.features.fixes.models import SuggestedFix
     from tests.helpers import db_of
 
     async with db_of(client).write() as db:

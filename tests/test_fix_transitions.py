@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from plugin.fixes.transitions import (
+from plugin.features.fixes.transitions import (
     OUTCOME_STATUSES,
     TARGETS,
     TERMINAL,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from plugin.app import SERVICES, route_tables
+from plugin.app import route_tables
+from tests.helpers import resources_of
 
 
 async def test_healthz(client):
@@ -21,7 +22,7 @@ async def test_readyz_reports_the_migration_head(client):
     assert resp.status == 200
     body = await resp.json()
     assert body["database"] == "ok"
-    from plugin.migrate import head_revision
+    from plugin.kernel.migrate import head_revision
 
     assert body["migration"] == head_revision()
 
@@ -32,7 +33,7 @@ async def test_readyz_is_503_when_migrations_are_behind(
     from plugin.app import create_app
 
     url = await database_factory.empty()
-    from plugin.migrate import upgrade
+    from plugin.kernel.migrate import upgrade
 
     await upgrade(url, "0001")
     client = await aiohttp_client(create_app(make_settings(database_url=url)))
@@ -116,9 +117,9 @@ async def test_openapi_document_is_valid_openapi_31(client):
 
 
 async def test_secret_key_is_generated_once_and_shared(client, settings):
-    from plugin.accounts.service import ensure_secret_key
+    from plugin.features.accounts.service import ensure_secret_key
 
-    services = client.app[SERVICES]
+    services = resources_of(client.app)
     assert len(services.secret_key) > 40
     assert await ensure_secret_key(services.db, settings) == services.secret_key
 
@@ -147,7 +148,7 @@ async def test_database_failure_is_503_not_500(client, engineer_headers, monkeyp
 
     from sqlalchemy.exc import OperationalError
 
-    services = client.app[SERVICES]
+    services = resources_of(client.app)
 
     @asynccontextmanager
     async def broken():

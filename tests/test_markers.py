@@ -4,15 +4,15 @@ from datetime import UTC, datetime
 
 import pytest
 
-from plugin.chat.markers import (
+from plugin.features.chat.markers import (
     MarkerStreamFilter,
     OutcomeMarker,
     SuggestionMarker,
     normalise_visible,
     parse_markers,
 )
-from plugin.chat.prompts import CHAT_SYSTEM_PROMPT, build_context_block
-from plugin.fixes.transitions import OUTCOME_STATUSES
+from plugin.features.chat.prompts import CHAT_SYSTEM_PROMPT, build_context_block
+from plugin.features.fixes.transitions import OUTCOME_STATUSES
 
 
 def suggest(payload: dict | str) -> str:

@@ -9,7 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from plugin.migrate import head_revision, upgrade
+from plugin.kernel.migrate import head_revision, upgrade
 
 FIVE = ["suggested", "applied_success", "applied_failed", "applied_partial", "dismissed"]
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

@@ -8,8 +8,8 @@ import json
 from datetime import UTC, datetime
 
 from plugin.app import create_app
-from plugin.notes.cache import CachedDocument, PreviewCache
-from plugin.notes.sections import ESCALATION_HEADINGS, RESOLUTION_HEADINGS, check_sections
+from plugin.features.notes.cache import CachedDocument, PreviewCache
+from plugin.features.notes.sections import ESCALATION_HEADINGS, RESOLUTION_HEADINGS, check_sections
 from tests.fake_anthropic import FakeAnthropic
 from tests.helpers import db_of, insert_fix, new_session
 
@@ -147,7 +147,7 @@ async def test_a_new_instance_reuses_the_stored_preview(
 
 
 async def test_lru_stays_under_its_cap(database_url):
-    from plugin.db import Database
+    from plugin.kernel.db import Database
 
     cache = PreviewCache(Database(database_url), cap=5000)
     doc = CachedDocument("## Problem\n", "offline")
@@ -161,7 +161,7 @@ async def test_lru_stays_under_its_cap(database_url):
 async def test_secrets_never_reach_the_llm_nor_the_documents(
     llm_client, llm_headers, fake_anthropic
 ):
-    from plugin.scripts.models import ScriptGeneration, ScriptTemplate
+    from plugin.features.scripts.models import ScriptGeneration, ScriptTemplate
 
     s = await new_session(llm_client, llm_headers)
     await _fact(

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from plugin.notes.bundle import FixInBundle, NoteBundle
-from plugin.notes.generator import DocumentKind, generate_document
-from plugin.notes.offline import compose_escalation_package, compose_resolution_note
-from plugin.notes.prompts import (
+from plugin.features.notes.bundle import FixInBundle, NoteBundle
+from plugin.features.notes.generator import DocumentKind, generate_document
+from plugin.features.notes.offline import compose_escalation_package, compose_resolution_note
+from plugin.features.notes.prompts import (
     ESCALATION_SYSTEM_PROMPT,
     RESOLUTION_SYSTEM_PROMPT,
     build_messages,

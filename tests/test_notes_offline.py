@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from plugin.notes.bundle import FixInBundle, GenerationInBundle, NoteBundle
-from plugin.notes.offline import compose_escalation_package, compose_resolution_note
-from plugin.notes.sections import (
+from plugin.features.notes.bundle import FixInBundle, GenerationInBundle, NoteBundle
+from plugin.features.notes.offline import compose_escalation_package, compose_resolution_note
+from plugin.features.notes.sections import (
     ESCALATION_HEADINGS,
     RESOLUTION_HEADINGS,
     check_sections,

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import aiohttp
 from sqlalchemy import select, update
 
-from plugin.accounts.models import Account, ApiToken
-from plugin.pod.page import connectwise_origins
-from plugin.sessions.models import AISession
+from plugin.features.accounts.models import ApiToken
+from plugin.kernel.ai_sessions import AISession
+from providers.psa.connectwise.hosted_pod import connectwise_origins
 from providers.psa.simulator import DEMO_MEMBER, DEMO_MEMBER_HASH
 from tests.helpers import db_of
 
@@ -192,17 +192,15 @@ async def test_pod_static_files_only(cw_client):
 
 
 def test_cloud_accounts_allow_the_screens_host_too():
-    cloud = Account(cw_api_url="https://api-na.myconnectwise.net/v4_6_release/apis/3.0/")
+    cloud = "https://api-na.myconnectwise.net/v4_6_release/apis/3.0/"
     assert connectwise_origins(cloud) == [
         "https://api-na.myconnectwise.net",
         "https://na.myconnectwise.net",
     ]
-    on_prem = Account(cw_api_url="https://cw.example.com:8443/v4_6_release/apis/3.0/")
+    on_prem = "https://cw.example.com:8443/v4_6_release/apis/3.0/"
     assert connectwise_origins(on_prem) == ["https://cw.example.com:8443"]
-    assert connectwise_origins(Account(cw_api_url="https://cw.example.com:443/x")) == [
-        "https://cw.example.com"
-    ]
-    assert connectwise_origins(Account(cw_api_url=None)) == []
+    assert connectwise_origins("https://cw.example.com:443/x") == ["https://cw.example.com"]
+    assert connectwise_origins(None) == []
 
 
 # --- the simulated ConnectWise ticket screen -------------------------------------------------

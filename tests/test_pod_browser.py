@@ -12,20 +12,21 @@ import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 from sqlalchemy import select, update
 
-import plugin.scripts
-from plugin.accounts.models import ApiToken
-from plugin.accounts.service import get_account_by_slug
-from plugin.app import SERVICES, create_app
-from plugin.fixes.models import SuggestedFix
-from plugin.scripts.service import import_templates
-from plugin.sessions.models import AISession
+import plugin.features.scripts
+from plugin.app import create_app
+from plugin.features.accounts.models import ApiToken
+from plugin.features.fixes.models import SuggestedFix
+from plugin.features.scripts.service import import_templates
+from plugin.kernel.ai_sessions import AISession
+from plugin.kernel.appkeys import DATABASE, LLM
+from plugin.kernel.tenancy import get_account_by_slug
 from providers.llm import LLMUnavailable
 from providers.psa.simulator import DEMO_MEMBER_HASH
 
 CHROMIUM = "/usr/bin/chromium"
 TICKET = 5001
 RESOLVED_STATUS = 4  # "Resolved" on the demo Help Desk board
-LIBRARY = Path(plugin.scripts.__file__).parent / "library.json"
+LIBRARY = Path(plugin.features.scripts.__file__).parent / "library.json"
 SCREENSHOT = Path("/tmp/pod.png")
 
 expect.set_options(timeout=10_000)
@@ -37,7 +38,7 @@ async def app_server(aiohttp_server, cw_settings):
     library and a resolved status."""
     app = create_app(cw_settings())
     server = await aiohttp_server(app)
-    async with app[SERVICES].db.write() as session:
+    async with app[DATABASE].write() as session:
         account = await get_account_by_slug(session, "default")
         account.preferences = {"cw_resolved_status_id": RESOLVED_STATUS}
         await import_templates(
@@ -151,7 +152,7 @@ async def test_engineer_works_a_ticket_in_the_pod(browser, app_server, cw_sim):
     await expect(card.locator(".chip")).to_have_text("Worked")
 
     # The pod token expires: the next call signs in again through ConnectWise and goes on.
-    async with app_server.app[SERVICES].db.write() as session:
+    async with app_server.app[DATABASE].write() as session:
         await session.execute(
             update(ApiToken).values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
         )
@@ -226,9 +227,9 @@ class DownLLM:
 
 
 async def test_unavailable_assistant_offers_a_retry(browser, app_server, cw_sim):
-    services = app_server.app[SERVICES]
-    working = services.llm
-    services.llm = DownLLM()
+    # The app's LLM answers like DownLLM until the engineer retries.
+    llm, down = app_server.app[LLM], DownLLM()
+    llm.generate, llm.stream = down.generate, down.stream
     try:
         page = await new_page(browser)
         screen = cw_sim.server.make_url(f"/_sim/ticket/{TICKET}").with_query(
@@ -241,18 +242,19 @@ async def test_unavailable_assistant_offers_a_retry(browser, app_server, cw_sim)
         failed = pod.locator(".msg.error")
         await expect(failed).to_contain_text("Assistant unavailable")
 
-        services.llm = working
+        del llm.generate, llm.stream  # working again
         await failed.get_by_role("button", name="Retry").click()
         await expect(pod.locator(".msg.assistant")).to_contain_text("Print Spooler")
         await expect(failed).to_have_count(0)
         await expect(pod.locator(".msg.user")).to_have_count(1)  # asked once, answered once
         assert page.errors == []  # type: ignore[attr-defined]
     finally:
-        services.llm = working
+        vars(llm).pop("generate", None)
+        vars(llm).pop("stream", None)
 
 
 async def test_fix_without_template_offers_three_ways_to_run_it(browser, app_server, cw_sim):
-    db = app_server.app[SERVICES].db
+    db = app_server.app[DATABASE]
     async with db.write() as session:
         account = await get_account_by_slug(session, "default")
         ai_session = AISession(
@@ -353,7 +355,7 @@ async def test_pod_ignores_messages_from_other_origins(browser, app_server, cw_s
     await expect(pod_frame.locator("#connection")).to_contain_text("Connecting")
     assert sign_ins == []
     assert len(await page.evaluate("window.received")) == 1  # no getMemberAuthentication
-    async with app_server.app[SERVICES].db.read() as session:
+    async with app_server.app[DATABASE].read() as session:
         assert (await session.execute(select(ApiToken))).first() is None
 
     # The same messages from the ConnectWise parent are accepted: the handshake runs.

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from plugin.scripts.models import DraftTemplate, ScriptGeneration
+from plugin.features.scripts.models import DraftTemplate, ScriptGeneration
 from tests.fake_anthropic import FakeAnthropic
 from tests.helpers import db_of, insert_fix, new_session, state_version
 
@@ -108,8 +108,8 @@ async def test_injection_values_render_inert(client, admin_headers, engineer_hea
 
 
 async def test_sensitive_values_are_never_stored_nor_sent(llm_client, llm_headers, fake_anthropic):
-    from plugin.accounts.auth import create_token
-    from plugin.accounts.service import get_account_by_slug
+    from plugin.features.accounts.auth import create_token
+    from plugin.kernel.tenancy import get_account_by_slug
 
     async with db_of(llm_client).write() as db:
         account = await get_account_by_slug(db, "default")
@@ -269,8 +269,8 @@ async def test_draft_template_through_the_llm_and_promotion(
     assert draft.id == body["draft_template_id"] and draft.fell_back is False
     assert draft.templated_body == "Restart-Service -Name {{service}} -Force\n"
 
-    from plugin.accounts.auth import create_token
-    from plugin.accounts.service import get_account_by_slug
+    from plugin.features.accounts.auth import create_token
+    from plugin.kernel.tenancy import get_account_by_slug
 
     async with db_of(llm_client).write() as db:
         admin, _ = await create_token(db, await get_account_by_slug(db, "default"), role="admin")
@@ -313,10 +313,10 @@ async def test_track_record_counts_outcomes(client, admin_headers, engineer_head
 
 
 def test_import_command_is_idempotent(settings, capsys, monkeypatch):
-    from plugin import __main__ as cli
+    from plugin import cli
 
     monkeypatch.setenv("FIXPILOT_DATABASE_URL", settings.database_url)
-    library = Path(cli.__file__).parent / "scripts" / "library.json"
+    library = Path(cli.__file__).parents[1] / "features" / "scripts" / "library.json"
     assert cli.main(["templates", "import", str(library)]) == 0
     first = capsys.readouterr().out
     assert cli.main(["templates", "import", str(library)]) == 0

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from plugin.scripts.extraction import (
+from plugin.features.scripts.extraction import (
     EXTRACTION_SYSTEM_PROMPT,
     ExtractionRejected,
     build_extraction_messages,
@@ -17,8 +17,8 @@ from plugin.scripts.extraction import (
     match_template,
     parse_extraction_answer,
 )
-from plugin.scripts.parameters import ParameterSpec
-from plugin.scripts.render import render_script
+from plugin.features.scripts.parameters import ParameterSpec
+from plugin.features.scripts.render import render_script
 from providers.llm.base import LLMBadResponse, LLMRequest, LLMResult, LLMUnavailable, Usage
 from providers.llm.offline import OfflineProvider
 

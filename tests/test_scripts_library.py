@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from plugin.scripts.parameters import parse_schema
-from plugin.scripts.redaction import REDACTED, redact_text
-from plugin.scripts.render import render_script, validate_template
+from plugin.features.scripts.parameters import parse_schema
+from plugin.features.scripts.render import render_script, validate_template
+from plugin.kernel.redaction import REDACTED, redact_text
 
 LIBRARY: list[dict[str, Any]] = json.loads(
-    resources.files("plugin.scripts").joinpath("library.json").read_text(encoding="utf-8")
+    resources.files("plugin.features.scripts").joinpath("library.json").read_text(encoding="utf-8")
 )
 BY_SLUG = {template["slug"]: template for template in LIBRARY}
 HOSTILE = "x'; Remove-Item -Recurse C:\\ # $(calc) `whoami` & del *"

@@ -6,9 +6,9 @@ import base64
 
 import pytest
 
-from plugin.scripts.parameters import ParameterSpec
-from plugin.scripts.redaction import REDACTED, redact_sensitive, redact_text, redact_values
-from plugin.scripts.render import render_script
+from plugin.features.scripts.parameters import ParameterSpec
+from plugin.features.scripts.render import render_script
+from plugin.kernel.redaction import REDACTED, redact_sensitive, redact_text, redact_values
 
 # --- redact_sensitive -----------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from plugin.scripts.parameters import (
+from plugin.features.scripts.parameters import (
     MAX_STRING_LENGTH,
     ParameterErrors,
     ParameterSpec,
@@ -16,7 +16,7 @@ from plugin.scripts.parameters import (
     placeholders,
     validate_parameters,
 )
-from plugin.scripts.render import (
+from plugin.features.scripts.render import (
     quote_value,
     render_script,
     unsafe_placeholders,

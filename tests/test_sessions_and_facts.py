@@ -62,8 +62,8 @@ async def test_non_numeric_id_is_404(client, engineer_headers):
 
 
 async def test_another_accounts_session_is_404(client, engineer_headers):
-    from plugin.accounts.auth import create_token
-    from plugin.accounts.models import Account
+    from plugin.features.accounts.auth import create_token
+    from plugin.kernel.tenancy import Account
     from tests.helpers import db_of
 
     created = await new_session(client, engineer_headers)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from plugin.settings import SettingsError, load_settings
+from plugin.kernel.settings import SettingsError, load_settings
 
 
 def test_defaults(monkeypatch):

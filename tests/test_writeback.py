@@ -148,13 +148,13 @@ async def test_dropped_connection_after_the_note_then_retry_posts_one_note(
     assert body["outcome"] == "queued", body
     assert len(_ours(cw_sim)) == 1  # it did land, though we could not know
 
-    from plugin.writeback.service import PSAWritebackService
+    from plugin.features.writeback.service import PSAWritebackService
     from tests.helpers import db_of
 
     _ = db_of  # the engineer's retry is the same route
     from sqlalchemy import update
 
-    from plugin.writeback.models import Writeback
+    from plugin.features.writeback.models import Writeback
 
     async with db_of(cw_client).write() as db:
         await db.execute(update(Writeback).values(lease_until=None))
@@ -182,8 +182,8 @@ async def test_psa_down_queues_and_the_worker_finishes(
     cw_sim.faults.down = False
     from sqlalchemy import update
 
-    from plugin.db import utcnow
-    from plugin.writeback.models import Writeback
+    from plugin.features.writeback.models import Writeback
+    from plugin.kernel.db import utcnow
     from tests.helpers import db_of
 
     async with db_of(cw_client).write() as db:  # due now rather than after the backoff
@@ -305,16 +305,15 @@ async def test_a_runner_whose_lease_was_taken_over_writes_nothing(
     and the new runner looks for the note before posting it again."""
     from sqlalchemy import select, update
 
-    from plugin.app import SERVICES
-    from plugin.db import utcnow
-    from plugin.writeback.models import Writeback
-    from plugin.writeback.service import PSAWritebackService
-    from plugin.writeback.worker import run_due
-    from tests.helpers import db_of
+    from plugin.features.writeback.models import Writeback
+    from plugin.features.writeback.service import PSAWritebackService
+    from plugin.features.writeback.worker import run_due
+    from plugin.kernel.db import utcnow
+    from tests.helpers import db_of, resources_of
 
     s = await new_session(cw_client, cw_engineer_headers, psa_ticket_id=TICKET)
-    services = cw_client.app[SERVICES]
-    service = PSAWritebackService(services)
+    services = resources_of(cw_client.app)
+    service = PSAWritebackService(services.db, services.psa)
     async with db_of(cw_client).write() as db:
         row = Writeback(
             account_id=1,
@@ -335,7 +334,7 @@ async def test_a_runner_whose_lease_was_taken_over_writes_nothing(
 
     await psa.add_note(TICKET, NOTE, NoteKind.RESOLUTION)
     # ... the worker takes the writeback over and finishes it without a second note ...
-    assert await run_due(services) == 1
+    assert await run_due(services.db, services.psa, services.metrics) == 1
     async with db_of(cw_client).read() as db:
         row = (await db.execute(select(Writeback).where(Writeback.id == wb_id))).scalar_one()
     assert row.state == "done" and row.attempts == 2
@@ -346,14 +345,14 @@ async def test_a_runner_whose_lease_was_taken_over_writes_nothing(
     stale = Writeback(id=wb_id, attempts=1, kind="resolution")
     import pytest
 
-    from plugin.writeback.service import LeaseLost
+    from plugin.features.writeback.service import LeaseLost
 
     with pytest.raises(LeaseLost):
         await service._save(stale, stage="note_posted")
 
 
 async def _account(client):
-    from plugin.accounts.service import get_account_by_slug
+    from plugin.kernel.tenancy import get_account_by_slug
     from tests.helpers import db_of
 
     async with db_of(client).read() as db:

@@ -3,14 +3,16 @@ failure modes a simulator makes awkward: permission errors, unknown tickets."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from providers.psa import (
-    PSA_PROVIDERS,
+    PSA_VENDORS,
     PSAPermissionError,
     Ticket,
     TicketStatus,
-    register_psa_provider,
+    register_psa_vendor,
 )
 from tests.fake_psa import FakePSA
 from tests.helpers import new_session
@@ -33,10 +35,10 @@ def fake_psa():
         },
         statuses={3: [TicketStatus(30, "New", 3), TicketStatus(31, "Resolved", 3, closed=True)]},
     )
-    real = PSA_PROVIDERS["connectwise"]
-    register_psa_provider("connectwise", lambda settings, session=None: fake)
+    real = PSA_VENDORS["connectwise"]
+    register_psa_vendor(replace(real, factory=lambda connection, options, session: fake))
     yield fake
-    register_psa_provider("connectwise", real)
+    register_psa_vendor(real)
 
 
 @pytest.fixture

@@ -1,24 +1,30 @@
-"""What handlers and workers share: settings, database, metrics, providers."""
+"""Typed application state: one `AppKey` per resource the kernel owns. Features declare
+keys for what they own (the preview cache, the signing-key cache...) beside that code, and
+`plugin.app` fills every key; nothing is looked up by a string."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
-from plugin.db import Database
-from plugin.metrics import Metrics
-from plugin.notes.cache import PreviewCache
-from plugin.psa import PSAProviders
-from plugin.settings import Settings
+from aiohttp import web
+
+from plugin.kernel.db import Database
+from plugin.kernel.metrics import Metrics
+from plugin.kernel.psa import PSAConnections
+from plugin.kernel.settings import Settings
+from providers.llm import LLMProvider
 
 
 @dataclass
-class Services:
-    settings: Settings
-    db: Database
-    metrics: Metrics
+class InstanceKeys:
+    """Keys that exist once per installation, loaded at start-up (shared by replicas)."""
+
     secret_key: str = ""
-    llm: Any = None  # providers.llm.LLMProvider, set at start-up
-    preview_cache: PreviewCache | None = None
-    psa: PSAProviders | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
+
+
+SETTINGS = web.AppKey("settings", Settings)
+DATABASE = web.AppKey("database", Database)
+METRICS = web.AppKey("metrics", Metrics)
+PSA = web.AppKey("psa", PSAConnections)
+LLM = web.AppKey("llm", LLMProvider)
+INSTANCE = web.AppKey("instance", InstanceKeys)

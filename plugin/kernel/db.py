@@ -12,8 +12,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator, event
+from sqlalchemy import JSON, DateTime, Insert, MetaData, TypeDecorator, event
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 
@@ -81,23 +83,32 @@ class Database:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
-        async with self.sessionmaker() as session:
-            yield session
+        async with self.sessionmaker() as db:
+            yield db
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
         """One write transaction: committed on success, rolled back on any exception."""
-        async with self.sessionmaker() as session:
-            await session.connection(execution_options={"fixpilot_write": True})
+        async with self.sessionmaker() as tx:
+            await tx.connection(execution_options={"fixpilot_write": True})
             try:
-                yield session
-                await session.commit()
+                yield tx
+                await tx.commit()
             except BaseException:
-                await session.rollback()
+                await tx.rollback()
                 raise
+
+    def insert(self, table) -> Insert:
+        """INSERT with this backend's ON CONFLICT support."""
+        return insert_for(self.engine.dialect.name, table)
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def insert_for(dialect_name: str, table) -> Insert:
+    """An INSERT that knows ON CONFLICT for the dialect at hand (SQLite or PostgreSQL)."""
+    return sqlite_insert(table) if dialect_name == "sqlite" else pg_insert(table)
 
 
 def _configure_sqlite(sync_engine) -> None:

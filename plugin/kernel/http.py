@@ -6,16 +6,18 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, Field, ValidationError
 
-from plugin.errors import BadRequest, Unprocessable, validation_details
-
-if TYPE_CHECKING:
-    from plugin.accounts.auth import Principal
-    from plugin.services import Services
+from plugin.kernel.appkeys import DATABASE, INSTANCE, LLM, METRICS, PSA, SETTINGS, InstanceKeys
+from plugin.kernel.db import Database
+from plugin.kernel.errors import BadRequest, Unprocessable, validation_details
+from plugin.kernel.metrics import Metrics
+from plugin.kernel.psa import PSAConnections
+from plugin.kernel.settings import Settings
+from providers.llm import LLMProvider
 
 Auth = Literal["public", "engineer", "admin"]
 MAX_ID = 2**62  # ids beyond this can't be rows: 404/422, never a driver overflow
@@ -25,12 +27,28 @@ Q = TypeVar("Q", bound=BaseModel)
 MAX_BODY_BYTES = 1_000_000
 
 
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a token of an account, with its role."""
+
+    account_id: int
+    account_slug: str
+    role: str  # TokenRole: admin | engineer
+    token_id: int
+    kind: str  # TokenKind: api | pod
+    member_id: str | None = None
+
+    @property
+    def actor(self) -> str:
+        return self.member_id or f"token:{self.token_id}"
+
+
 @dataclass
 class Req(Generic[B, Q]):
-    """What a handler gets: the raw request, who is calling, the parsed body and query."""
+    """What a handler gets: the raw request, who is calling, the parsed body and query, and
+    typed access to the application's resources."""
 
     request: web.Request
-    services: Services
     principal: Principal | None
     body: B
     query: Q
@@ -39,6 +57,39 @@ class Req(Generic[B, Q]):
     def account_id(self) -> int:
         assert self.principal is not None
         return self.principal.account_id
+
+    @property
+    def caller(self) -> Principal:
+        assert self.principal is not None
+        return self.principal
+
+    @property
+    def app(self) -> web.Application:
+        return self.request.app
+
+    @property
+    def database(self) -> Database:
+        return self.request.app[DATABASE]
+
+    @property
+    def settings(self) -> Settings:
+        return self.request.app[SETTINGS]
+
+    @property
+    def psa(self) -> PSAConnections:
+        return self.request.app[PSA]
+
+    @property
+    def llm(self) -> LLMProvider:
+        return self.request.app[LLM]
+
+    @property
+    def metrics(self) -> Metrics:
+        return self.request.app[METRICS]
+
+    @property
+    def instance(self) -> InstanceKeys:
+        return self.request.app[INSTANCE]
 
     def path_int(self, name: str) -> int:
         raw = self.request.match_info[name]
@@ -93,6 +144,7 @@ class RouteTable:
         status: int = 200,
         errors: tuple[int, ...] = (),
         extra_responses: dict[str, Any] | None = None,
+        tag: str | None = None,
     ) -> Callable[[Callable[..., Awaitable[Any]]], Callable[..., Awaitable[Any]]]:
         def decorator(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
             self.specs.append(
@@ -106,7 +158,7 @@ class RouteTable:
                     query=query,
                     response=response,
                     status=status,
-                    tag=self.tag,
+                    tag=tag or self.tag,
                     errors=errors,
                     extra_responses=extra_responses or {},
                 )

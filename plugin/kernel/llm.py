@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import datetime
 
 import structlog
+from sqlalchemy import CheckConstraint, Float, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
 
-from plugin.db import Database
-from plugin.llm.models import LLMCall
-from plugin.metrics import Metrics
+from plugin.kernel.db import Base, Database, UTCDateTime, utcnow
+from plugin.kernel.metrics import Metrics
+from plugin.kernel.settings import Settings
+from plugin.kernel.states import LLMCallOutcome, values
 from providers.llm import CallRecord, LLMProvider, build_llm_provider
 
 log = structlog.get_logger("fixpilot.llm")
@@ -26,6 +30,31 @@ NO_SCOPE = CallScope()
 call_scope: ContextVar[CallScope] = ContextVar("llm_call_scope", default=NO_SCOPE)  # noqa: B039
 
 
+class LLMCall(Base):
+    """One call to an LLM provider: what it cost and how it went."""
+
+    __tablename__ = "llm_calls"
+    __table_args__ = (CheckConstraint(f"outcome IN {values(LLMCallOutcome)!r}", name="outcome"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
+    session_id: Mapped[int | None] = mapped_column(
+        ForeignKey("ai_sessions.id", ondelete="SET NULL")
+    )
+    kind: Mapped[str] = mapped_column(String(32))
+    model: Mapped[str] = mapped_column(String(100))
+    generator: Mapped[str] = mapped_column(String(32))
+    input_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    output_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cache_read_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cache_write_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    latency_ms: Mapped[float] = mapped_column(Float, default=0.0)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    outcome: Mapped[str] = mapped_column(String(8))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class CallRecorder:
     def __init__(self, db: Database, metrics: Metrics) -> None:
         self.db = db
@@ -37,8 +66,8 @@ class CallRecorder:
         self.metrics.llm_tokens.labels(record.kind, "input").inc(record.usage.input_tokens)
         self.metrics.llm_tokens.labels(record.kind, "output").inc(record.usage.output_tokens)
         try:
-            async with self.db.write() as session:
-                session.add(
+            async with self.db.write() as tx:
+                tx.add(
                     LLMCall(
                         account_id=scope.account_id,
                         session_id=scope.session_id,
@@ -60,15 +89,14 @@ class CallRecorder:
             log.warning("llm_call_not_recorded", kind=record.kind, exc_info=True)
 
 
-def build_llm(services) -> LLMProvider:
-    settings = services.settings
+def build_llm(settings: Settings, database: Database, metrics: Metrics) -> LLMProvider:
     key = settings.anthropic_api_key.get_secret_value() if settings.anthropic_api_key else None
     provider = build_llm_provider(
         api_key=key,
         model=settings.llm_model,
         base_url=settings.anthropic_base_url,
         timeout=settings.llm_timeout_seconds,
-        observer=CallRecorder(services.db, services.metrics),
+        observer=CallRecorder(database, metrics),
         max_attempts=settings.llm_max_attempts,
         retry_backoff=settings.llm_retry_backoff_seconds,
         max_total_seconds=settings.llm_max_total_seconds,

@@ -9,7 +9,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-MANIFEST_PATH = Path(__file__).resolve().parent.parent / "manifest.json"
+MANIFEST_PATH = Path(__file__).resolve().parents[2] / "manifest.json"
 
 
 @cache

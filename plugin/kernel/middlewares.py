@@ -12,9 +12,9 @@ from aiohttp.web_protocol import RequestPayloadError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from plugin.errors import ApiError, error_response
-from plugin.http import NotFoundPath
-from plugin.metrics import Metrics
+from plugin.kernel.errors import ApiError, error_response
+from plugin.kernel.http import NotFoundPath
+from plugin.kernel.metrics import Metrics
 
 log = structlog.get_logger("fixpilot.http")
 REQUEST_ID = web.RequestKey("request_id", str)
@@ -27,6 +27,12 @@ def route_label(request: web.Request) -> str:
 
 
 def make_middlewares(metrics: Metrics) -> list:
+    return [_request_context(metrics), json_errors]
+
+
+def _request_context(metrics: Metrics):
+    """A request id bound for the logs, a log line and metrics per request."""
+
     @web.middleware
     async def request_context(request: web.Request, handler):
         incoming = request.headers.get("X-Request-ID", "")
@@ -55,59 +61,58 @@ def make_middlewares(metrics: Metrics) -> list:
                     ms=round(elapsed * 1000, 1),
                 )
 
-    @web.middleware
-    async def json_errors(request: web.Request, handler):
-        try:
-            return await handler(request)
-        except ApiError as exc:
-            return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
-        except NotFoundPath as exc:
-            return error_response(404, "not_found", f"No such {exc.name}: it must be an id.")
-        except web.HTTPMethodNotAllowed as exc:
-            allowed = sorted(exc.allowed_methods)
-            return error_response(
-                405,
-                "method_not_allowed",
-                f"{request.method} is not allowed here; use {', '.join(allowed)}.",
-                {"allowed": allowed},
-                headers={"Allow": ",".join(allowed)},
-            )
-        except web.HTTPNotFound:
-            return error_response(
-                404, "not_found", f"No route for {request.method} {request.path}."
-            )
-        except RequestPayloadError:
-            return error_response(
-                400, "malformed_body", "The request body could not be read (bad encoding?)."
-            )
-        except web.HTTPRequestEntityTooLarge:
-            return error_response(413, "body_too_large", "The request body is too large.")
-        except web.HTTPException as exc:
-            if exc.status < 400:
-                raise
-            return error_response(exc.status, exc.reason.lower().replace(" ", "_"), exc.reason)
-        except ConnectionResetError:
-            raise  # the client went away: nothing to answer, not a dependency failure
-        except (OperationalError, PoolTimeout, OSError, DBAPIError) as exc:
-            # The database (or another dependency's socket) is down or locked: report it,
-            # never pretend; the caller can retry.
-            log.error("dependency_unavailable", error=type(exc).__name__, exc_info=True)
-            return error_response(
-                503,
-                "database_unavailable",
-                "The database is unavailable right now; try again shortly.",
-                headers={"Retry-After": "2"},
-            )
-        except Exception:
-            log.exception("unhandled_error")
-            return error_response(
-                500,
-                "internal_error",
-                "Something went wrong on our side. Quote the request id when reporting it.",
-                {"request_id": request.get(REQUEST_ID)},
-            )
+    return request_context
 
-    return [request_context, json_errors]
+
+@web.middleware
+async def json_errors(request: web.Request, handler):
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
+    except NotFoundPath as exc:
+        return error_response(404, "not_found", f"No such {exc.name}: it must be an id.")
+    except web.HTTPMethodNotAllowed as exc:
+        allowed = sorted(exc.allowed_methods)
+        return error_response(
+            405,
+            "method_not_allowed",
+            f"{request.method} is not allowed here; use {', '.join(allowed)}.",
+            {"allowed": allowed},
+            headers={"Allow": ",".join(allowed)},
+        )
+    except web.HTTPNotFound:
+        return error_response(404, "not_found", f"No route for {request.method} {request.path}.")
+    except RequestPayloadError:
+        return error_response(
+            400, "malformed_body", "The request body could not be read (bad encoding?)."
+        )
+    except web.HTTPRequestEntityTooLarge:
+        return error_response(413, "body_too_large", "The request body is too large.")
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return error_response(exc.status, exc.reason.lower().replace(" ", "_"), exc.reason)
+    except ConnectionResetError:
+        raise  # the client went away: nothing to answer, not a dependency failure
+    except (OperationalError, PoolTimeout, OSError, DBAPIError) as exc:
+        # The database (or another dependency's socket) is down or locked: report it,
+        # never pretend; the caller can retry.
+        log.error("dependency_unavailable", error=type(exc).__name__, exc_info=True)
+        return error_response(
+            503,
+            "database_unavailable",
+            "The database is unavailable right now; try again shortly.",
+            headers={"Retry-After": "2"},
+        )
+    except Exception:
+        log.exception("unhandled_error")
+        return error_response(
+            500,
+            "internal_error",
+            "Something went wrong on our side. Quote the request id when reporting it.",
+            {"request_id": request.get(REQUEST_ID)},
+        )
 
 
 async def security_headers(request: web.Request, response: web.StreamResponse) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import models_json_schema
 
-from plugin.http import RouteSpec
+from plugin.kernel.http import RouteSpec
 
 _PATH_PARAM = re.compile(r"{(\w+)(?::[^}]*)?}")
 _STATUS_TEXT = {
@@ -46,70 +46,80 @@ def build_openapi(specs: list[RouteSpec], *, title: str, version: str) -> dict[s
     _, schemas = models_json_schema(
         [(m, "serialization") for m in ordered], ref_template="#/components/schemas/{model}"
     )
-    components = schemas.get("$defs", {})
-
     paths: dict[str, dict[str, Any]] = {}
     for spec in specs:
         path = _PATH_PARAM.sub(r"{\1}", spec.path)
-        op: dict[str, Any] = {
-            "operationId": f"{spec.method.lower()}_{spec.handler.__name__}",
-            "summary": spec.summary,
-            "tags": [spec.tag],
-            "responses": {},
-        }
-        params = [
-            {
-                "name": name,
-                "in": "path",
-                "required": True,
-                "schema": {"type": "integer", "minimum": 1}
-                if name.endswith("_id")
-                else {"type": "string"},
-            }
-            for name in _PATH_PARAM.findall(spec.path)
-        ]
-        if spec.query is not None:
-            qschema = spec.query.model_json_schema()
-            required = set(qschema.get("required", []))
-            for name, prop in qschema.get("properties", {}).items():
-                params.append(
-                    {"name": name, "in": "query", "required": name in required, "schema": prop}
-                )
-        if params:
-            op["parameters"] = params
-        if spec.body is not None:
-            op["requestBody"] = {
-                "required": True,
-                "content": {"application/json": {"schema": _ref(spec.body)}},
-            }
-        if spec.auth != "public":
-            op["security"] = [{"bearer": []}]
-        op["responses"][str(spec.status)] = _response(spec)
-        errors = set(spec.errors)
-        if spec.body is not None:
-            errors |= {400, 413, 422}
-        if spec.query is not None:
-            errors |= {422}
-        if spec.auth != "public":
-            errors |= {401, 503}  # 503: the database is unavailable
-        if spec.auth == "admin":
-            errors |= {403}
-        for status in sorted(errors):
-            op["responses"][str(status)] = {
-                "description": _STATUS_TEXT.get(status, "Error"),
-                "content": {"application/json": {"schema": _ref(ErrorEnvelope)}},
-            }
-        paths.setdefault(path, {})[spec.method.lower()] = op
-
+        paths.setdefault(path, {})[spec.method.lower()] = _operation(spec)
     return {
         "openapi": "3.1.0",
         "info": {"title": title, "version": version},
         "paths": paths,
         "components": {
-            "schemas": components,
+            "schemas": schemas.get("$defs", {}),
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }
+
+
+def _operation(spec: RouteSpec) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "operationId": f"{spec.method.lower()}_{spec.handler.__name__}",
+        "summary": spec.summary,
+        "tags": [spec.tag],
+        "responses": {},
+    }
+    params = _parameters(spec)
+    if params:
+        op["parameters"] = params
+    if spec.body is not None:
+        op["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": _ref(spec.body)}},
+        }
+    if spec.auth != "public":
+        op["security"] = [{"bearer": []}]
+    op["responses"][str(spec.status)] = _response(spec)
+    for status in sorted(_error_statuses(spec)):
+        op["responses"][str(status)] = {
+            "description": _STATUS_TEXT.get(status, "Error"),
+            "content": {"application/json": {"schema": _ref(ErrorEnvelope)}},
+        }
+    return op
+
+
+def _parameters(spec: RouteSpec) -> list[dict[str, Any]]:
+    params = [
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "schema": {"type": "integer", "minimum": 1}
+            if name.endswith("_id")
+            else {"type": "string"},
+        }
+        for name in _PATH_PARAM.findall(spec.path)
+    ]
+    if spec.query is not None:
+        qschema = spec.query.model_json_schema()
+        required = set(qschema.get("required", []))
+        for name, prop in qschema.get("properties", {}).items():
+            params.append(
+                {"name": name, "in": "query", "required": name in required, "schema": prop}
+            )
+    return params
+
+
+def _error_statuses(spec: RouteSpec) -> set[int]:
+    errors = set(spec.errors)
+    if spec.body is not None:
+        errors |= {400, 413, 422}
+    if spec.query is not None:
+        errors |= {422}
+    if spec.auth != "public":
+        errors |= {401, 503}  # 503: the database is unavailable
+    if spec.auth == "admin":
+        errors |= {403}
+    return errors
 
 
 def _ref(model: type[BaseModel]) -> dict[str, str]:

@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from plugin.errors import Unprocessable
-from plugin.http import MAX_ID
+from plugin.kernel.errors import Unprocessable
+from plugin.kernel.http import MAX_ID
 
 
 def encode_cursor(last_id: int) -> str:
@@ -36,7 +36,7 @@ def decode_cursor(cursor: str | None) -> int | None:
 
 
 async def fetch_page(
-    session: AsyncSession,
+    db: AsyncSession,
     stmt: Select,
     id_column: Any,
     cursor: str | None,
@@ -49,7 +49,7 @@ async def fetch_page(
     if after is not None:
         stmt = stmt.where(id_column < after if newest_first else id_column > after)
     order = id_column.desc() if newest_first else id_column.asc()
-    rows = list((await session.execute(stmt.order_by(order).limit(limit + 1))).scalars())
+    rows = list((await db.execute(stmt.order_by(order).limit(limit + 1))).scalars())
     if len(rows) > limit:
         rows = rows[:limit]
         return rows, encode_cursor(rows[-1].id)

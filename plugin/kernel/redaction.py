@@ -17,17 +17,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from plugin.scripts.parameters import LANGUAGES, REDACTED, ParameterErrors, ParameterSpec
-from plugin.scripts.render import quote_value
-
 __all__ = ["MIN_SECRET_LENGTH", "REDACTED", "redact_sensitive", "redact_text", "redact_values"]
 
+REDACTED = "[REDACTED]"  # what a redacted value or secret reads as, everywhere
 MIN_SECRET_LENGTH = 4
 
 # A parameter whose name says it holds a secret is redacted even if the schema forgot to.
@@ -36,15 +33,14 @@ SECRET_NAME = re.compile(
 )
 
 
-def _spec_fields(spec: ParameterSpec | Mapping[str, Any]) -> tuple[str, bool]:
-    if isinstance(spec, ParameterSpec):
-        return spec.name, spec.sensitive
-    return str(spec.get("name", "")), bool(spec.get("sensitive", False))
+def _spec_fields(spec: Any) -> tuple[str, bool]:
+    """(name, sensitive) of a parameter spec: a model with those attributes, or its JSON."""
+    if isinstance(spec, Mapping):
+        return str(spec.get("name", "")), bool(spec.get("sensitive", False))
+    return str(spec.name), bool(spec.sensitive)
 
 
-def redact_sensitive(
-    parameters: Mapping[str, Any], schema: Iterable[ParameterSpec | Mapping[str, Any]]
-) -> dict[str, Any]:
+def redact_sensitive(parameters: Mapping[str, Any], schema: Iterable[Any]) -> dict[str, Any]:
     """A copy of `parameters` with the value of each sensitive parameter set to [REDACTED].
 
     Sensitive: declared `sensitive` in the schema (specs or their JSON dicts), or named like
@@ -59,14 +55,20 @@ def redact_sensitive(
     }
 
 
-def _written_forms(secret: str) -> set[str]:
-    """The secret as it may appear in a text: raw, JSON-escaped, inside each quoted literal."""
-    forms = {secret, json.dumps(secret)[1:-1]}
-    for language in LANGUAGES:
-        # cmd cannot quote some values, so they never appear quoted that way.
-        with contextlib.suppress(ParameterErrors):
-            forms.add(quote_value(secret, "string", language)[1:-1])
-    return forms
+_PS_SINGLE_QUOTES = "'\u2018\u2019\u201a\u201b"
+
+
+def written_forms(secret: str) -> set[str]:
+    """The secret as it may appear in a text: raw, JSON-escaped, and inside each script
+    language's quoted literal (PowerShell doubles its single quotes, bash closes and
+    reopens the quotes around `'`, cmd doubles `%`)."""
+    return {
+        secret,
+        json.dumps(secret)[1:-1],
+        "".join(ch * 2 if ch in _PS_SINGLE_QUOTES else ch for ch in secret),
+        secret.replace("'", "'\\''"),
+        secret.replace("%", "%%"),
+    }
 
 
 def redact_values(text: str, secrets: Iterable[Any]) -> str:
@@ -82,7 +84,7 @@ def redact_values(text: str, secrets: Iterable[Any]) -> str:
         value = str(secret)
         if len(value) < MIN_SECRET_LENGTH or value in REDACTED:
             continue
-        forms |= _written_forms(value)
+        forms |= written_forms(value)
     if not forms:
         return text
     pattern = re.compile("|".join(re.escape(form) for form in sorted(forms, key=len, reverse=True)))

@@ -1,18 +1,26 @@
-"""PSA providers: the interface (`base`), a registry of vendor factories, and the vendors.
+"""PSA providers: the interface (`base`), a registry of vendors, and the vendors.
 
-A factory takes the account's PSA settings (a mapping: for ConnectWise `api_url`,
-`company_id`, `public_key`, `private_key`, `client_id`, optional `api_member_id` and the
-tuning fields of `ConnectWiseConfig`) and an optional shared `aiohttp.ClientSession`.
+A vendor is registered once with its slug, a display label, the pydantic model of one
+account's connection (validated when an account is saved, stored with the account) and a
+factory that builds a provider from a validated connection. The service never names a
+vendor: adding Autotask or HaloPSA is a new package here and one `register_psa_vendor`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+from pydantic import BaseModel, ConfigDict, SecretStr
 
 from providers.psa.base import (
+    Board,
+    CallbackEnvelope,
+    CallbackParseError,
+    CallbackSource,
+    HostedPod,
     MemberIdentity,
     NoteKind,
     PSAAuthError,
@@ -22,44 +30,90 @@ from providers.psa.base import (
     PSAPermissionError,
     PSAProvider,
     PSARateLimited,
+    PSASetup,
     PSAStatusVerificationError,
     PSAUnavailable,
     PSAValidationError,
     Ticket,
     TicketStatus,
 )
+from providers.psa.connectwise import ConnectWiseConfig, ConnectWiseConnection, ConnectWiseProvider
 from providers.psa.local import LocalProvider
 
-PSAProviderFactory = Callable[..., PSAProvider]
-"""`factory(settings: Mapping[str, Any], *, session: aiohttp.ClientSession | None = None)`"""
+PSAProviderFactory = Callable[[Any, Mapping[str, Any], aiohttp.ClientSession | None], PSAProvider]
+"""`factory(connection, options, session)`: `connection` is an instance of the vendor's
+connection model; `options` are the service's tuning knobs for it (rate limit, timeouts)."""
 
-PSA_PROVIDERS: dict[str, PSAProviderFactory] = {}
+
+@dataclass(frozen=True)
+class PSAVendor:
+    slug: str
+    label: str  # what users call it: "ConnectWise"
+    connection: type[BaseModel]
+    factory: PSAProviderFactory
 
 
-def register_psa_provider(slug: str, factory: PSAProviderFactory) -> None:
-    PSA_PROVIDERS[slug] = factory
+PSA_VENDORS: dict[str, PSAVendor] = {}
+LOCAL = "local"
+
+
+def register_psa_vendor(vendor: PSAVendor) -> None:
+    PSA_VENDORS[vendor.slug] = vendor
+
+
+def stored_connection(connection: BaseModel) -> dict[str, Any]:
+    """A connection as plain JSON for the database, secrets included (the caller stores it
+    where only the service reads it)."""
+    return {
+        name: value.get_secret_value() if isinstance(value, SecretStr) else value
+        for name, value in connection.model_dump(mode="python").items()
+    }
+
+
+def masked_connection(connection: BaseModel) -> dict[str, Any]:
+    """A connection for people to read: every secret masked."""
+    return {
+        name: _mask(value.get_secret_value()) if isinstance(value, SecretStr) else value
+        for name, value in connection.model_dump(mode="python").items()
+    }
+
+
+def _mask(secret: str) -> str | None:
+    if not secret:
+        return None
+    return "****" + secret[-4:] if len(secret) >= 12 else "****"
+
+
+class NoConnection(BaseModel):
+    model_config = ConfigDict(extra="forbid")
 
 
 def _local_factory(
-    settings: Mapping[str, Any] | None = None, *, session: aiohttp.ClientSession | None = None
+    connection: Any, options: Mapping[str, Any], session: aiohttp.ClientSession | None
 ) -> PSAProvider:
     return LocalProvider()
 
 
 def _connectwise_factory(
-    settings: Mapping[str, Any], *, session: aiohttp.ClientSession | None = None
+    connection: Any, options: Mapping[str, Any], session: aiohttp.ClientSession | None
 ) -> PSAProvider:
-    # Imported here so importing the interface doesn't pull in the HTTP client stack.
-    from providers.psa.connectwise import ConnectWiseConfig, ConnectWiseProvider
-
-    return ConnectWiseProvider(ConnectWiseConfig.from_mapping(settings), session=session)
+    config = ConnectWiseConfig.from_mapping({**stored_connection(connection), **options})
+    return ConnectWiseProvider(config, session=session)
 
 
-register_psa_provider("local", _local_factory)
-register_psa_provider("connectwise", _connectwise_factory)
+register_psa_vendor(PSAVendor(LOCAL, "no PSA", NoConnection, _local_factory))
+register_psa_vendor(
+    PSAVendor("connectwise", "ConnectWise", ConnectWiseConnection, _connectwise_factory)
+)
 
 __all__ = [
-    "PSA_PROVIDERS",
+    "LOCAL",
+    "PSA_VENDORS",
+    "Board",
+    "CallbackEnvelope",
+    "CallbackParseError",
+    "CallbackSource",
+    "HostedPod",
     "LocalProvider",
     "MemberIdentity",
     "NoteKind",
@@ -71,10 +125,14 @@ __all__ = [
     "PSAProvider",
     "PSAProviderFactory",
     "PSARateLimited",
+    "PSASetup",
     "PSAStatusVerificationError",
     "PSAUnavailable",
     "PSAValidationError",
+    "PSAVendor",
     "Ticket",
     "TicketStatus",
-    "register_psa_provider",
+    "masked_connection",
+    "register_psa_vendor",
+    "stored_connection",
 ]

@@ -115,11 +115,126 @@ class PSAStatusVerificationError(PSAError):
         self.actual = actual
 
 
+@dataclass(frozen=True)
+class Board:
+    id: int
+    name: str
+
+
+class CallbackParseError(ValueError):
+    """The body is not one of the PSA's callbacks. `message` is safe to show."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class CallbackEnvelope:
+    """One callback delivery, parsed: the record it is about and how to check its signature."""
+
+    record_id: int | None
+    action: str  # lowercased: "added", "updated", "deleted"
+    type: str  # lowercased: "ticket", "company", ...
+    entity: dict[str, Any] | None
+    key_url: str | None
+    message_id: str | None = None
+    from_url: str | None = None
+    company_id: str | None = None
+    member_id: str | None = None
+    product_instance_id: str | None = None
+    partner_id: str | None = None
+
+
+# --- capabilities ------------------------------------------------------------------------
+# Every provider is a `PSAProvider` (tickets, notes, statuses, boards). The other
+# capabilities are declared by the provider as attributes, None when it lacks them, so the
+# service asks `provider.callbacks is None` instead of probing for methods.
+
+
+class CallbackSource(Protocol):
+    """Signed callbacks whose signing key is fetched from a URL named in the body."""
+
+    signature_header: str  # the request header that carries the signature
+
+    def parse(self, raw: bytes) -> CallbackEnvelope:
+        """The callback in `raw`; CallbackParseError when it is not one."""
+
+    def dedupe_key(self, envelope: CallbackEnvelope, raw: bytes) -> str: ...
+
+    def key_url_allowed(self, key_url: str | None) -> bool:
+        """Whether `key_url` is on this account's own PSA hosts (never fetch any other)."""
+
+    async def get_signing_key(self, key_url: str) -> str: ...
+
+    def verify_signature(self, raw: bytes, signature: str | None, signing_key: str) -> bool: ...
+
+    def ticket_from_record(self, record: dict[str, Any]) -> Ticket: ...
+
+    def is_own_echo(self, record: dict[str, Any]) -> bool:
+        """True when a callback record shows a change made by this integration itself."""
+
+
+class HostedPod(Protocol):
+    """A page embedded in the PSA's ticket screen, whose members the PSA vouches for."""
+
+    def frame_origins(self) -> list[str]:
+        """The origins the PSA shows its screens on (allowed to frame the pod)."""
+
+    async def verify_member(
+        self, member_id: str, member_hash: str, member_context: str | None = None
+    ) -> MemberIdentity:
+        """Ask the PSA who this member is. PSAAuthError when it does not confirm them."""
+
+
+class PSASetup(Protocol):
+    """Registering callbacks and hosted pods, and checking the connection (install, doctor)."""
+
+    company_id: str
+    api_url: str
+    client_id: str
+
+    async def company_info(self) -> dict[str, Any]: ...
+
+    async def probe(self, path: str) -> Any:
+        """GET one item of an endpoint, to check the API member may use it."""
+
+    async def list_callbacks(self) -> list[dict[str, Any]]: ...
+
+    async def create_callback(
+        self, url: str, type: str, level: str, object_id: int, description: str
+    ) -> dict[str, Any]: ...
+
+    async def update_callback(
+        self, callback_id: int, *, inactive: bool = False
+    ) -> dict[str, Any]: ...
+
+    async def list_hosted_setups(self) -> list[dict[str, Any]]: ...
+
+    async def create_hosted_setup(
+        self,
+        *,
+        description: str,
+        screen_id: int,
+        url: str,
+        origin: str,
+        type: str = "Pod",
+        pod_height: int | None = None,
+    ) -> dict[str, Any]: ...
+
+
 @runtime_checkable
 class PSAProvider(Protocol):
+    """What every PSA gives Fixpilot: tickets, boards and their statuses, notes."""
+
     slug: str
+    callbacks: CallbackSource | None
+    pod: HostedPod | None
+    setup: PSASetup | None
 
     async def get_ticket(self, ticket_id: int) -> Ticket: ...
+
+    async def list_boards(self) -> list[Board]: ...
 
     async def list_board_statuses(self, board_id: int) -> list[TicketStatus]: ...
 
@@ -136,11 +251,5 @@ class PSAProvider(Protocol):
 
     async def verify_status(self, ticket_id: int, status_id: int) -> Ticket:
         """Re-fetch the ticket; raise PSAStatusVerificationError unless it has the status."""
-
-    async def verify_member(self, member_id: str, member_hash: str) -> MemberIdentity:
-        """Ask the PSA who this member is (pod authentication). PSAAuthError when not."""
-
-    def is_own_echo(self, entity: dict[str, Any]) -> bool:
-        """True when a callback entity records a change made by this integration itself."""
 
     async def aclose(self) -> None: ...

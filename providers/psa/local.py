@@ -6,19 +6,25 @@ if it does by mistake, they fail loudly with PSANotFound instead of pretending t
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+from typing import NoReturn
 
-from providers.psa.base import MemberIdentity, NoteKind, PSANote, PSANotFound, Ticket, TicketStatus
+from providers.psa.base import Board, NoteKind, PSANote, PSANotFound, Ticket, TicketStatus
 
 
 class LocalProvider:
     slug = "local"
+    callbacks = None
+    pod = None
+    setup = None
 
     def _no_psa(self, what: str) -> NoReturn:
         raise PSANotFound(f"{what}: this session is not linked to a PSA ticket", code="no_psa")
 
     async def get_ticket(self, ticket_id: int) -> Ticket:
         self._no_psa(f"ticket #{ticket_id}")
+
+    async def list_boards(self) -> list[Board]:
+        self._no_psa("boards")
 
     async def list_board_statuses(self, board_id: int) -> list[TicketStatus]:
         self._no_psa("board statuses")
@@ -37,12 +43,6 @@ class LocalProvider:
 
     async def verify_status(self, ticket_id: int, status_id: int) -> Ticket:
         self._no_psa("verify status")
-
-    async def verify_member(self, member_id: str, member_hash: str) -> MemberIdentity:
-        self._no_psa("member verification")
-
-    def is_own_echo(self, entity: dict[str, Any]) -> bool:
-        return False
 
     async def aclose(self) -> None:
         return None

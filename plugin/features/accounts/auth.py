@@ -5,33 +5,21 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from aiohttp import web
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from plugin.accounts.models import Account, ApiToken
-from plugin.db import Database, utcnow
-from plugin.errors import Forbidden, Unauthorized
+from plugin.features.accounts.models import ApiToken
+from plugin.kernel.db import Database, utcnow
+from plugin.kernel.errors import Forbidden, Unauthorized
+from plugin.kernel.http import Principal
+from plugin.kernel.states import TokenKind, TokenRole
+from plugin.kernel.tenancy import Account
 
 TOKEN_PREFIX = "fxp_"
 LAST_USED_RESOLUTION = timedelta(minutes=5)
-
-
-@dataclass(frozen=True)
-class Principal:
-    account_id: int
-    account_slug: str
-    role: str  # admin | engineer
-    token_id: int
-    kind: str  # api | pod
-    member_id: str | None = None
-
-    @property
-    def actor(self) -> str:
-        return self.member_id or f"token:{self.token_id}"
 
 
 def hash_token(token: str) -> str:
@@ -43,12 +31,12 @@ def new_token() -> str:
 
 
 async def create_token(
-    session: AsyncSession,
+    tx: AsyncSession,
     account: Account,
     *,
     role: str,
     name: str = "",
-    kind: str = "api",
+    kind: str = TokenKind.API,
     member_id: str | None = None,
     expires_at: datetime | None = None,
 ) -> tuple[str, ApiToken]:
@@ -63,12 +51,12 @@ async def create_token(
         token_prefix=token[: len(TOKEN_PREFIX) + 6],
         expires_at=expires_at,
     )
-    session.add(row)
-    await session.flush()
+    tx.add(row)
+    await tx.flush()
     return token, row
 
 
-async def authenticate(request: web.Request, db: Database, required_role: str) -> Principal:
+async def authenticate(request: web.Request, database: Database, required_role: str) -> Principal:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip() or not token.isascii():
@@ -76,9 +64,9 @@ async def authenticate(request: web.Request, db: Database, required_role: str) -
             "Send an API token as 'Authorization: Bearer <token>'.", code="missing_token"
         )
     now = utcnow()
-    async with db.read() as session:
+    async with database.read() as db:
         row = (
-            await session.execute(
+            await db.execute(
                 select(ApiToken, Account.slug)
                 .join(Account, Account.id == ApiToken.account_id)
                 .where(ApiToken.token_hash == hash_token(token.strip()))
@@ -91,12 +79,12 @@ async def authenticate(request: web.Request, db: Database, required_role: str) -
         raise Unauthorized("The API token has been revoked.", code="invalid_token")
     if api_token.expires_at is not None and api_token.expires_at <= now:
         raise Unauthorized("The session token has expired; reopen the pod.", code="token_expired")
-    if required_role == "admin" and api_token.role != "admin":
+    if required_role == TokenRole.ADMIN and api_token.role != TokenRole.ADMIN:
         raise Forbidden("This action needs an admin token.", code="admin_required")
     if api_token.last_used_at is None or now - api_token.last_used_at > LAST_USED_RESOLUTION:
         # Coarse on purpose: a write per request would serialise every read on SQLite.
-        async with db.write() as session:
-            await session.execute(
+        async with database.write() as tx:
+            await tx.execute(
                 update(ApiToken).where(ApiToken.id == api_token.id).values(last_used_at=now)
             )
     return Principal(

@@ -1,36 +1,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from plugin.db import Base, JSONType, UTCDateTime, utcnow
-
-ROLES = ("admin", "engineer")
-PSA_PROVIDERS = ("connectwise", "local")
-
-
-class Account(Base):
-    """One MSP tenant: its PSA connection and its preferences."""
-
-    __tablename__ = "accounts"
-    __table_args__ = (CheckConstraint(f"psa_provider IN {PSA_PROVIDERS!r}", name="psa_provider"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    slug: Mapped[str] = mapped_column(String(64), unique=True)
-    name: Mapped[str] = mapped_column(String(200))
-    psa_provider: Mapped[str] = mapped_column(String(32), default="local")
-    cw_api_url: Mapped[str | None] = mapped_column(String(500))
-    cw_company_id: Mapped[str | None] = mapped_column(String(100))
-    cw_public_key: Mapped[str | None] = mapped_column(String(200))
-    cw_private_key: Mapped[str | None] = mapped_column(String(500))  # never returned by the API
-    cw_client_id: Mapped[str | None] = mapped_column(String(100))
-    cw_api_member_id: Mapped[str | None] = mapped_column(String(100))
-    preferences: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+from plugin.kernel.db import Base, UTCDateTime, utcnow
+from plugin.kernel.states import TokenKind, TokenRole, values
 
 
 class ApiToken(Base):
@@ -39,8 +15,8 @@ class ApiToken(Base):
 
     __tablename__ = "api_tokens"
     __table_args__ = (
-        CheckConstraint(f"role IN {ROLES!r}", name="role"),
-        CheckConstraint("kind IN ('api', 'pod')", name="kind"),
+        CheckConstraint(f"role IN {values(TokenRole)!r}", name="role"),
+        CheckConstraint(f"kind IN {values(TokenKind)!r}", name="kind"),
         Index("ix_api_tokens_account_id", "account_id"),
     )
 
@@ -48,7 +24,7 @@ class ApiToken(Base):
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(200), default="")
     role: Mapped[str] = mapped_column(String(16))
-    kind: Mapped[str] = mapped_column(String(8), default="api")
+    kind: Mapped[str] = mapped_column(String(8), default=TokenKind.API)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     token_prefix: Mapped[str] = mapped_column(String(16))
     member_id: Mapped[str | None] = mapped_column(String(100))

@@ -6,10 +6,14 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from plugin.accounts.models import Account
-from plugin.errors import Unprocessable
-from plugin.http import Req, RouteTable
-from plugin.manifest import preference_errors
+from plugin.kernel.errors import Unprocessable
+from plugin.kernel.http import Req, RouteTable
+from plugin.kernel.manifest import preference_errors
+from plugin.kernel.preferences import AccountPreferences, StatusCheck, check_status_targets
+from plugin.kernel.psa import has_psa, psa_label, read_board_statuses
+from plugin.kernel.psa_errors import psa_api_error
+from plugin.kernel.tenancy import Account, get_account
+from providers.psa import PSAError
 
 routes = RouteTable("settings")
 
@@ -29,8 +33,8 @@ class SettingsIn(BaseModel):
     "/api/v1/settings", summary="The account's preferences", auth="admin", response=SettingsOut
 )
 async def get_settings(req: Req) -> SettingsOut:
-    async with req.services.db.read() as session:
-        account = await session.get(Account, req.account_id)
+    async with req.database.read() as db:
+        account = await get_account(db, req.account_id)
     return SettingsOut(account=account.slug, preferences=account.preferences or {})
 
 
@@ -47,10 +51,44 @@ async def put_settings(req: Req[SettingsIn, Any]) -> SettingsOut:
     errors = preference_errors(preferences)
     if errors:
         raise Unprocessable("The preferences are not valid.", details={"fields": errors})
-    for check in req.services.extras.get("preference_checks", []):
-        # e.g. the PSA check that status ids exist and are active on their boards
-        await check(req, preferences)
-    async with req.services.db.write() as session:
-        account = await session.get(Account, req.account_id)
+    async with req.database.read() as db:
+        account = await get_account(db, req.account_id)
+    await _check_statuses_exist(req, account, AccountPreferences.from_stored(preferences))
+    async with req.database.write() as tx:
+        account = await get_account(tx, req.account_id)
         account.preferences = preferences
     return SettingsOut(account=account.slug, preferences=preferences)
+
+
+async def _check_statuses_exist(req: Req, account: Account, prefs: AccountPreferences) -> None:
+    """Every configured status id exists and is active on its board (account-wide ids: on
+    some board), as the account's PSA says now."""
+    targets = prefs.status_targets()
+    if not targets or not has_psa(account):
+        return
+    psa = req.psa.for_account(account)
+    try:
+        statuses = await read_board_statuses(psa, targets)
+    except PSAError as exc:
+        raise psa_api_error(exc, psa_label(account)) from None
+    label = psa_label(account)
+    errors = {
+        check.target.field: _problem_text(check, label)
+        for check in check_status_targets(targets, statuses)
+        if check.problem is not None
+    }
+    if errors:
+        raise Unprocessable(
+            f"Some status ids are not valid {label} statuses.", details={"fields": errors}
+        )
+
+
+def _problem_text(check: StatusCheck, label: str) -> str:
+    target = check.target
+    if check.problem == "no_board":
+        return f"board {target.board_id} does not exist in {label}"
+    if check.problem == "inactive":
+        assert check.status is not None
+        return f"status {target.status_id} ({check.status.name}) is inactive"
+    where = f"board {target.board_id}" if target.board_id is not None else "any board"
+    return f"status {target.status_id} does not exist on {where}"

@@ -15,9 +15,8 @@ from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from providers.psa.connectwise import verify_signature
-
 KeyFetcher = Callable[[str], Awaitable[str]]
+SignatureCheck = Callable[[bytes, str | None, str], bool]  # (raw, signature, key) → valid
 
 
 class KeyFetchThrottled(Exception):
@@ -48,12 +47,18 @@ class SigningKeyCache:
         self._clock = clock
 
     async def verify(
-        self, account_id: int, key_url: str, raw: bytes, signature: str, fetch: KeyFetcher
+        self,
+        account_id: int,
+        key_url: str,
+        raw: bytes,
+        signature: str,
+        fetch: KeyFetcher,
+        verify_signature: SignatureCheck,
     ) -> bool:
         """True when `signature` signs `raw` with the key at `key_url`. Fetch errors propagate;
         KeyFetchThrottled when a fetch is needed and the account used up its fetches.
 
-        `key_url` must already be known to be on the account's ConnectWise host."""
+        `key_url` must already be known to be on the account's own PSA hosts."""
         cache_key = (account_id, key_url)
         cached = self._entries.get(cache_key)
         if cached is not None:

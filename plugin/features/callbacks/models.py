@@ -16,9 +16,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from plugin.db import Base, JSONType, UTCDateTime, utcnow
-
-EVENT_STATUSES = ("pending", "processing", "done", "dead", "ignored")
+from plugin.kernel.db import Base, JSONType, UTCDateTime, utcnow
+from plugin.kernel.states import CallbackEventStatus, values
 
 
 class PSACallbackEvent(Base):
@@ -26,7 +25,7 @@ class PSACallbackEvent(Base):
 
     __tablename__ = "psa_callback_events"
     __table_args__ = (
-        CheckConstraint(f"status IN {EVENT_STATUSES!r}", name="status"),
+        CheckConstraint(f"status IN {values(CallbackEventStatus)!r}", name="status"),
         UniqueConstraint("account_id", "dedupe_key"),
         Index("ix_psa_callback_events_status_next_attempt_at", "status", "next_attempt_at"),
     )
@@ -38,7 +37,7 @@ class PSACallbackEvent(Base):
     event_type: Mapped[str] = mapped_column(String(32))
     action: Mapped[str] = mapped_column(String(32))
     payload: Mapped[dict[str, Any]] = mapped_column(JSONType)
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[str] = mapped_column(String(16), default=CallbackEventStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)

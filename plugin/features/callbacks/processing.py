@@ -10,32 +10,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from plugin.accounts.models import Account
-from plugin.callbacks.models import PSACallbackEvent, PSATicketSnapshot
-from plugin.sessions.models import AISession
-from plugin.sessions.service import bump_state_version
-from providers.psa.base import PSANotFound, PSAProvider, Ticket
-from providers.psa.connectwise import ticket_from_cw
+from plugin.features.callbacks.models import PSACallbackEvent, PSATicketSnapshot
+from plugin.features.sessions.service import open_session
+from plugin.kernel.ai_sessions import (
+    TICKET_CONTEXT_FIELDS,
+    AISession,
+    bump_state_version,
+    ticket_context,
+)
+from plugin.kernel.db import insert_for
+from plugin.kernel.states import CallbackEventStatus, TicketState
+from plugin.kernel.tenancy import Account
+from providers.psa import PSANotFound, PSAProvider, Ticket
 
 ChangeKind = Literal["ticket", "deleted", "ignored"]
-CONTEXT_FIELDS = (
-    "summary",
-    "board_id",
-    "board_name",
-    "status_id",
-    "status_name",
-    "company_name",
-    "contact_name",
-    "closed",
-    "merged_parent_id",
-)
 AUTO_OPENED_BY = "connectwise"
 
 
@@ -50,16 +43,11 @@ class TicketChange:
 
 @dataclass(frozen=True)
 class Outcome:
-    status: Literal["done", "ignored"]
+    status: CallbackEventStatus  # done | ignored
     note: str | None = None
 
 
 # --- pure decisions -------------------------------------------------------------------------
-
-
-def ticket_context(ticket: Ticket) -> dict[str, Any]:
-    """The session's view of its ticket (TicketInfo without the id)."""
-    return {name: getattr(ticket, name) for name in CONTEXT_FIELDS}
 
 
 def reflected_state(
@@ -75,16 +63,16 @@ def reflected_state(
     is still active was closed by someone else; once Fixpilot resolved or escalated the
     session, a closed ticket is expected and changes nothing."""
     if ticket is None:
-        return "deleted"
+        return TicketState.DELETED
     if ticket.merged_parent_id is not None:
-        return "merged"
+        return TicketState.MERGED
     if ticket.closed:
-        return "closed_outside" if session_active else previous_state or "open"
+        return TicketState.CLOSED_OUTSIDE if session_active else previous_state or TicketState.OPEN
     if previous_board_id is not None and ticket.board_id != previous_board_id:
-        return "moved_board"
-    if previous_state in ("closed_outside", "merged", "deleted"):
-        return "open"  # reopened
-    return previous_state or "open"
+        return TicketState.MOVED_BOARD
+    if previous_state in _GONE:
+        return TicketState.OPEN  # reopened
+    return previous_state or TicketState.OPEN
 
 
 def is_stale(ticket: Ticket, snapshot_last_updated: str | None) -> bool:
@@ -102,9 +90,7 @@ def _timestamp(value: object) -> datetime | None:
         return None
 
 
-def auto_open_boards(account: Account) -> set[int]:
-    boards = (account.preferences or {}).get("auto_open_boards") or []
-    return {int(b) for b in boards if isinstance(b, int | float) and float(b).is_integer()}
+_GONE = (TicketState.CLOSED_OUTSIDE, TicketState.MERGED, TicketState.DELETED)
 
 
 # --- step 1: prepare (may call the PSA) -----------------------------------------------------
@@ -122,61 +108,65 @@ async def prepare(event: PSACallbackEvent, provider: PSAProvider) -> TicketChang
     if event.action not in ("added", "updated"):
         return TicketChange("ignored", ticket_id, reason=f"action {event.action!r} not handled")
 
+    source = provider.callbacks
+    if source is None:
+        return TicketChange("ignored", ticket_id, reason="this account's PSA sends no callbacks")
     entity = payload.get("entity")
     if isinstance(entity, dict):
         record = {**entity, "id": entity.get("id", ticket_id)}
     else:
-        # ConnectWise sent no record: ask for it.
+        # The PSA sent no record: ask for it.
         try:
             record = (await provider.get_ticket(ticket_id)).raw
         except PSANotFound:
             return TicketChange("deleted", ticket_id)
-    if provider.is_own_echo(record):
+    if source.is_own_echo(record):
         return TicketChange("ignored", ticket_id, reason="echo of Fixpilot's own write")
     return TicketChange(
-        "ticket", ticket_id, ticket=ticket_from_cw(record), is_new=event.action == "added"
+        "ticket",
+        ticket_id,
+        ticket=source.ticket_from_record(record),
+        is_new=event.action == "added",
     )
 
 
 # --- step 2: apply (one transaction) --------------------------------------------------------
 
 
-async def apply(session: AsyncSession, account: Account, change: TicketChange) -> Outcome:
+async def apply(tx: AsyncSession, account: Account, change: TicketChange) -> Outcome:
+    done, ignored = CallbackEventStatus.DONE, CallbackEventStatus.IGNORED
     if change.kind == "ignored" or change.ticket_id is None:
-        return Outcome("ignored", change.reason)
-    snapshot = await _locked_snapshot(session, account.id, change.ticket_id)
+        return Outcome(ignored, change.reason)
+    snapshot = await _locked_snapshot(tx, account.id, change.ticket_id)
     if change.kind == "deleted":
         snapshot.deleted = True
-        await _reflect_on_sessions(session, account.id, change.ticket_id, None, snapshot.board_id)
-        return Outcome("done")
+        await _reflect_on_sessions(tx, account.id, change.ticket_id, None, snapshot.board_id)
+        return Outcome(done)
 
     ticket = change.ticket
     assert ticket is not None
     if snapshot.deleted:
-        return Outcome("ignored", "ticket was deleted")
+        return Outcome(ignored, "ticket was deleted")
     if is_stale(ticket, snapshot.last_updated):
-        return Outcome("ignored", "older than the ticket Fixpilot already has")
+        return Outcome(ignored, "older than the ticket Fixpilot already has")
     previous_board_id = snapshot.board_id
     _update_snapshot(snapshot, ticket)
-    linked = await _reflect_on_sessions(session, account.id, ticket.id, ticket, previous_board_id)
-    if change.is_new and not linked and ticket.board_id in auto_open_boards(account):
-        await _open_session(session, account.id, ticket)
-    return Outcome("done")
+    linked = await _reflect_on_sessions(tx, account.id, ticket.id, ticket, previous_board_id)
+    if change.is_new and not linked and account.prefs.opens_sessions_on(ticket.board_id):
+        await _open_session(tx, account.id, ticket)
+    return Outcome(done)
 
 
-async def _locked_snapshot(
-    session: AsyncSession, account_id: int, ticket_id: int
-) -> PSATicketSnapshot:
+async def _locked_snapshot(tx: AsyncSession, account_id: int, ticket_id: int) -> PSATicketSnapshot:
     """The ticket's snapshot, created if missing and row-locked on PostgreSQL, so events for
     one ticket are applied one after the other (SQLite's write lock already serialises)."""
-    insert = sqlite_insert if session.bind.dialect.name == "sqlite" else pg_insert
-    await session.execute(
-        insert(PSATicketSnapshot)
+    await tx.execute(
+        insert_for(tx.bind.dialect.name, PSATicketSnapshot)
         .values(account_id=account_id, ticket_id=ticket_id, closed=False, deleted=False)
         .on_conflict_do_nothing(index_elements=["account_id", "ticket_id"])
     )
     return (
-        await session.execute(
+        await tx.execute(
             select(PSATicketSnapshot)
             .where(
                 PSATicketSnapshot.account_id == account_id,
@@ -189,13 +179,13 @@ async def _locked_snapshot(
 
 
 def _update_snapshot(snapshot: PSATicketSnapshot, ticket: Ticket) -> None:
-    for name in CONTEXT_FIELDS:
+    for name in TICKET_CONTEXT_FIELDS:
         setattr(snapshot, name, getattr(ticket, name))
     snapshot.last_updated = ticket.last_updated
 
 
 async def _reflect_on_sessions(
-    session: AsyncSession,
+    tx: AsyncSession,
     account_id: int,
     ticket_id: int,
     ticket: Ticket | None,
@@ -204,7 +194,7 @@ async def _reflect_on_sessions(
     """Bring every session linked to the ticket up to date; bump the ones that changed."""
     linked = (
         (
-            await session.execute(
+            await tx.execute(
                 select(AISession)
                 .where(AISession.account_id == account_id, AISession.psa_ticket_id == ticket_id)
                 .order_by(AISession.id)
@@ -225,30 +215,23 @@ async def _reflect_on_sessions(
             previous_state=ai_session.ticket_state,
             previous_board_id=board_before,
             ticket=ticket,
-            session_active=ai_session.status == "active",
+            session_active=ai_session.is_active,
         )
         if context == ai_session.ticket_context and state == ai_session.ticket_state:
             continue
         ai_session.ticket_context = context
         ai_session.ticket_state = state
-        await session.flush()
-        await bump_state_version(session, ai_session.id)
+        await tx.flush()
+        await bump_state_version(tx, ai_session.id)
     return list(linked)
 
 
-async def _open_session(session: AsyncSession, account_id: int, ticket: Ticket) -> int:
-    ai_session = AISession(
+async def _open_session(tx: AsyncSession, account_id: int, ticket: Ticket) -> AISession:
+    return await open_session(
+        tx,
         account_id=account_id,
         title=(ticket.summary or f"Ticket #{ticket.id}")[:500],
         psa_ticket_id=ticket.id,
-        status="active",
-        state_version=1,
-        ticket_context=ticket_context(ticket),
-        ticket_state=reflected_state(
-            previous_state=None, previous_board_id=None, ticket=ticket, session_active=True
-        ),
-        created_by=AUTO_OPENED_BY,
+        context=ticket_context(ticket),
+        actor=AUTO_OPENED_BY,
     )
-    session.add(ai_session)
-    await session.flush()
-    return ai_session.id

@@ -7,20 +7,20 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import update
 
-from plugin.accounts.scope import get_scoped, scoped
-from plugin.callbacks.intake import receive, wake_worker
-from plugin.callbacks.models import PSACallbackEvent
-from plugin.callbacks.schemas import (
+from plugin.features.callbacks.intake import CALLBACK_INTAKE
+from plugin.features.callbacks.models import PSACallbackEvent
+from plugin.features.callbacks.schemas import (
     CallbackAccepted,
     CallbackEventOut,
     CallbackEventPage,
     CallbackEventQuery,
 )
-from plugin.db import utcnow
-from plugin.errors import Conflict, error_response
-from plugin.http import MAX_BODY_BYTES, ApiTooLarge, Req, RouteTable, json_response
-from plugin.pagination import fetch_page
-from providers.psa.connectwise import SIGNATURE_HEADER
+from plugin.kernel.db import utcnow
+from plugin.kernel.errors import Conflict, error_response
+from plugin.kernel.http import MAX_BODY_BYTES, ApiTooLarge, Req, RouteTable, json_response
+from plugin.kernel.pagination import fetch_page
+from plugin.kernel.states import CallbackEventStatus
+from plugin.kernel.tenancy import get_scoped, scoped
 
 routes = RouteTable("callbacks")
 EVENTS = "/api/v1/admin/callback-events"
@@ -45,8 +45,8 @@ async def connectwise_callback(req: Req) -> web.Response:
     raw = await request.read()
     if len(raw) > MAX_BODY_BYTES:
         raise ApiTooLarge()
-    result = await receive(
-        req.services, request.match_info["account"], raw, request.headers.get(SIGNATURE_HEADER)
+    result = await req.app[CALLBACK_INTAKE].receive(
+        request.match_info["account"], raw, request.headers
     )
     if result.status < 300:
         return json_response(
@@ -72,9 +72,9 @@ async def list_events(req: Req[Any, CallbackEventQuery]) -> CallbackEventPage:
     stmt = scoped(PSACallbackEvent, req.account_id)
     if q.status is not None:
         stmt = stmt.where(PSACallbackEvent.status == q.status)
-    async with req.services.db.read() as session:
+    async with req.database.read() as db:
         rows, cursor = await fetch_page(
-            session, stmt, PSACallbackEvent.id, q.cursor, q.limit, newest_first=True
+            db, stmt, PSACallbackEvent.id, q.cursor, q.limit, newest_first=True
         )
     return CallbackEventPage(items=[event_out(e) for e in rows], next_cursor=cursor)
 
@@ -88,14 +88,22 @@ async def list_events(req: Req[Any, CallbackEventQuery]) -> CallbackEventPage:
 )
 async def replay_event(req: Req) -> CallbackEventOut:
     event_id = req.path_int("event_id")
-    async with req.services.db.write() as session:
+    async with req.database.write() as tx:
         event = await get_scoped(
-            session, PSACallbackEvent, event_id, req.account_id, what="Callback event"
+            tx, PSACallbackEvent, event_id, req.account_id, what="Callback event"
         )
-        result = await session.execute(
+        result = await tx.execute(
             update(PSACallbackEvent)
-            .where(PSACallbackEvent.id == event.id, PSACallbackEvent.status == "dead")
-            .values(status="pending", attempts=0, next_attempt_at=utcnow(), lease_until=None)
+            .where(
+                PSACallbackEvent.id == event.id,
+                PSACallbackEvent.status == CallbackEventStatus.DEAD,
+            )
+            .values(
+                status=CallbackEventStatus.PENDING,
+                attempts=0,
+                next_attempt_at=utcnow(),
+                lease_until=None,
+            )
         )
         if result.rowcount != 1:
             raise Conflict(
@@ -103,9 +111,9 @@ async def replay_event(req: Req) -> CallbackEventOut:
                 code="event_not_dead",
                 details={"status": event.status},
             )
-        await session.refresh(event)
+        await tx.refresh(event)
         out = event_out(event)
-    wake_worker(req.services)
+    req.app[CALLBACK_INTAKE].wake.set()
     return out
 
 

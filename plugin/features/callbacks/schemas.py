@@ -7,7 +7,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-EventStatus = Literal["pending", "processing", "done", "dead", "ignored"]
+from plugin.kernel.states import CallbackEventStatus, values
+
+EventStatus = Literal[values(CallbackEventStatus)]  # type: ignore[valid-type]
 
 
 class CallbackAccepted(BaseModel):

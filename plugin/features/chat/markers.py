@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from plugin.fixes.transitions import OUTCOME_STATUSES, FixStatus
+from plugin.features.fixes.transitions import OUTCOME_STATUSES, FixStatus
 
 SUGGEST_FIX = "SUGGEST_FIX"
 FIX_OUTCOME = "FIX_OUTCOME"

@@ -8,12 +8,12 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from plugin.chat.markers import MarkerStreamFilter
-from plugin.chat.turn import PreparedTurn, begin_turn, finish_turn
-from plugin.errors import ApiError, ServiceUnavailable, error_body
-from plugin.http import Req, RouteTable, to_json
-from plugin.llm.service import CallScope, call_scope
-from plugin.sessions.schemas import MessageCreate, TurnOut
+from plugin.features.chat.markers import MarkerStreamFilter
+from plugin.features.chat.schemas import MessageCreate, TurnOut
+from plugin.features.chat.turn import PreparedTurn, begin_turn, finish_turn
+from plugin.kernel.errors import ApiError, ServiceUnavailable, error_body
+from plugin.kernel.http import Req, RouteTable, to_json
+from plugin.kernel.llm import CallScope, call_scope
 from providers.llm import LLMError, LLMResult
 
 routes = RouteTable("chat")
@@ -30,15 +30,21 @@ log = structlog.get_logger("fixpilot.chat")
     extra_responses={"text/event-stream": {"schema": {"type": "string"}}},
 )
 async def post_message(req: Req[MessageCreate, Any]) -> TurnOut | web.StreamResponse:
-    prepared = await begin_turn(req.services, req.principal, req.path_int("session_id"), req.body)
+    prepared = await begin_turn(
+        req.database,
+        req.settings.chat_history_token_budget,
+        req.caller,
+        req.path_int("session_id"),
+        req.body,
+    )
     call_scope.set(CallScope(prepared.account_id, prepared.session_id))
     if "text/event-stream" in req.request.headers.get("Accept", ""):
         return await _stream(req, prepared)
     try:
-        result = await req.services.llm.generate(prepared.request)
+        result = await req.llm.generate(prepared.request)
     except LLMError as exc:
         raise _llm_unavailable(prepared, exc) from None
-    return await finish_turn(req.services, prepared, result.text, result.generator)
+    return await finish_turn(req.database, prepared, result.text, result.generator)
 
 
 def _llm_unavailable(prepared: PreparedTurn, exc: LLMError) -> ServiceUnavailable:
@@ -63,7 +69,7 @@ async def _stream(req: Req, prepared: PreparedTurn) -> web.StreamResponse:
     shown = MarkerStreamFilter()
     result: LLMResult | None = None
     try:
-        async for item in req.services.llm.stream(prepared.request):
+        async for item in req.llm.stream(prepared.request):
             if isinstance(item, LLMResult):
                 result = item
                 continue
@@ -75,7 +81,7 @@ async def _stream(req: Req, prepared: PreparedTurn) -> web.StreamResponse:
             await _send(response, "delta", {"text": tail})
         if result is None:
             raise _llm_unavailable(prepared, LLMError("stream ended without a result"))
-        turn = await finish_turn(req.services, prepared, result.text, result.generator)
+        turn = await finish_turn(req.database, prepared, result.text, result.generator)
         await _send(response, "done", to_json(turn))
     except LLMError as exc:
         err = _llm_unavailable(prepared, exc)

@@ -13,21 +13,28 @@ from typing import Any
 import structlog
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from plugin.accounts.auth import Principal
-from plugin.chat.markers import ParsedReply, parse_markers
-from plugin.chat.prompts import CHAT_SYSTEM_PROMPT, build_context_block
-from plugin.errors import ApiError, Conflict, NotFound, Unprocessable
-from plugin.fixes.models import SuggestedFix
-from plugin.fixes.service import NewSuggestion, active_fix, fix_out, suggest, transition
-from plugin.scripts.models import ScriptTemplate
-from plugin.scripts.redaction import redact_text
-from plugin.scripts.track_record import matching_templates
-from plugin.services import Services
-from plugin.sessions.models import AISession, Fact, Message
-from plugin.sessions.routes import message_out
-from plugin.sessions.schemas import FixOutcomeEvent, MessageCreate, TurnOut
-from plugin.sessions.service import bump_state_version, get_session, require_active
+from plugin.features.chat.markers import ParsedReply, parse_markers
+from plugin.features.chat.prompts import CHAT_SYSTEM_PROMPT, build_context_block
+from plugin.features.chat.schemas import FixOutcomeEvent, MessageCreate, TurnOut
+from plugin.features.fixes.models import SuggestedFix
+from plugin.features.fixes.service import NewSuggestion, active_fix, fix_out, suggest, transition
+from plugin.features.scripts.models import ScriptTemplate
+from plugin.features.scripts.track_record import matching_templates, template_for_prompt
+from plugin.features.sessions.models import Fact, Message
+from plugin.features.sessions.service import message_out
+from plugin.kernel.ai_sessions import (
+    AISession,
+    bump_state_version,
+    get_ai_session,
+    require_active,
+)
+from plugin.kernel.db import Database
+from plugin.kernel.errors import ApiError, Conflict, NotFound, Unprocessable
+from plugin.kernel.http import Principal
+from plugin.kernel.redaction import redact_text
+from plugin.kernel.states import MessageRole
 from providers.llm import LLMRequest
 
 log = structlog.get_logger("fixpilot.chat")
@@ -46,13 +53,17 @@ class PreparedTurn:
 
 
 async def begin_turn(
-    services: Services, principal: Principal, session_id: int, body: MessageCreate
+    database: Database,
+    history_token_budget: int,
+    principal: Principal,
+    ai_session_id: int,
+    body: MessageCreate,
 ) -> PreparedTurn:
-    async with services.db.write() as session:
-        ai_session = await get_session(session, principal.account_id, session_id)
+    async with database.write() as tx:
+        ai_session = await get_ai_session(tx, principal.account_id, ai_session_id)
         require_active(ai_session)
         if body.retry_of is not None:
-            user_message = await _unanswered_message(session, ai_session.id, body.retry_of)
+            user_message = await _unanswered_message(tx, ai_session.id, body.retry_of)
         else:
             if not body.content.strip():
                 raise Unprocessable(
@@ -61,31 +72,31 @@ async def begin_turn(
                 )
             user_message = Message(
                 session_id=ai_session.id,
-                role="user",
+                role=MessageRole.USER,
                 content=body.content,
                 author=principal.actor,
             )
-            session.add(user_message)
-            await session.flush()
-            await bump_state_version(session, ai_session.id)
-    request = await build_request(services, ai_session, user_message)
+            tx.add(user_message)
+            await tx.flush()
+            await bump_state_version(tx, ai_session.id)
+    request = await build_request(database, history_token_budget, ai_session, user_message)
     return PreparedTurn(principal.account_id, ai_session.id, user_message, request)
 
 
-async def _unanswered_message(session, ai_session_id: int, message_id: int) -> Message:
+async def _unanswered_message(db: AsyncSession, ai_session_id: int, message_id: int) -> Message:
     message = (
-        await session.execute(
+        await db.execute(
             select(Message).where(
                 Message.id == message_id,
                 Message.session_id == ai_session_id,
-                Message.role == "user",
+                Message.role == MessageRole.USER,
             )
         )
     ).scalar_one_or_none()
     if message is None:
         raise NotFound(f"Message {message_id} does not exist.", code="message_not_found")
     answered = (
-        await session.execute(select(Message.id).where(Message.reply_to_id == message_id))
+        await db.execute(select(Message.id).where(Message.reply_to_id == message_id))
     ).scalar_one_or_none()
     if answered is not None:
         raise Conflict(
@@ -96,65 +107,25 @@ async def _unanswered_message(session, ai_session_id: int, message_id: int) -> M
     return message
 
 
-async def build_request(
-    services: Services, ai_session: AISession, user_message: Message
-) -> LLMRequest:
-    budget = services.settings.chat_history_token_budget * CHARS_PER_TOKEN
-    async with services.db.read() as session:
-        recent = (
-            (
-                await session.execute(
-                    select(Message)
-                    .where(Message.session_id == ai_session.id, Message.id <= user_message.id)
-                    .order_by(Message.id.desc())
-                    .limit(RECENT_MESSAGES_SCANNED)
-                )
-            )
-            .scalars()
-            .all()
-        )
-        facts = (
-            (
-                await session.execute(
-                    select(Fact.text).where(Fact.session_id == ai_session.id).order_by(Fact.id)
-                )
-            )
-            .scalars()
-            .all()
-        )
-        fix = await active_fix(session, ai_session.id)
-        conversation = " ".join(m.content for m in recent[:6] if m.role == "user")
-        templates = await matching_templates(session, ai_session.account_id, conversation)
-        if (
-            fix is not None
-            and fix.template_id
-            and all(t["id"] != fix.template_id for t in templates)
-        ):
-            template = (
-                await session.execute(
-                    select(ScriptTemplate).where(
-                        ScriptTemplate.id == fix.template_id,
-                        ScriptTemplate.account_id == ai_session.account_id,
-                    )
-                )
-            ).scalar_one_or_none()
-            if template is not None:
-                templates.append(
-                    {
-                        "id": template.id,
-                        "name": template.name,
-                        "description": template.description,
-                        "parameters_schema": template.parameters_schema,
-                        "language": template.language,
-                    }
-                )
+@dataclass(frozen=True)
+class _TurnContext:
+    recent: list[Message]  # newest first
+    facts: list[str]
+    fix: SuggestedFix | None
+    templates: list[dict[str, Any]]
 
-    history = _within_budget(recent, budget)
+
+async def build_request(
+    database: Database, history_token_budget: int, ai_session: AISession, user_message: Message
+) -> LLMRequest:
+    async with database.read() as db:
+        turn = await _load_context(db, ai_session, user_message)
+    history = _within_budget(turn.recent, history_token_budget * CHARS_PER_TOKEN)
     context = build_context_block(
         ticket=_ticket_for_prompt(ai_session),
-        facts=[redact_text(f) for f in facts],
-        active_fix=_fix_for_prompt(fix),
-        templates=templates,
+        facts=[redact_text(f) for f in turn.facts],
+        active_fix=_fix_for_prompt(turn.fix),
+        templates=turn.templates,
     )
     messages = _alternating(history)
     messages[-1]["content"] = f"{redact_text(context)}\n\n# Engineer\n{messages[-1]['content']}"
@@ -164,10 +135,54 @@ async def build_request(
         messages=messages,
         max_tokens=MAX_REPLY_TOKENS,
         context={
-            "templates": templates,
-            "engineer_messages": [redact_text(m.content) for m in history if m.role == "user"],
+            "templates": turn.templates,
+            "engineer_messages": [
+                redact_text(m.content) for m in history if m.role == MessageRole.USER
+            ],
         },
     )
+
+
+async def _load_context(
+    db: AsyncSession, ai_session: AISession, user_message: Message
+) -> _TurnContext:
+    recent = list(
+        (
+            await db.execute(
+                select(Message)
+                .where(Message.session_id == ai_session.id, Message.id <= user_message.id)
+                .order_by(Message.id.desc())
+                .limit(RECENT_MESSAGES_SCANNED)
+            )
+        ).scalars()
+    )
+    facts = list(
+        (
+            await db.execute(
+                select(Fact.text).where(Fact.session_id == ai_session.id).order_by(Fact.id)
+            )
+        ).scalars()
+    )
+    fix = await active_fix(db, ai_session.id)
+    conversation = " ".join(m.content for m in recent[:6] if m.role == MessageRole.USER)
+    templates = await matching_templates(db, ai_session.account_id, conversation)
+    if fix is not None and fix.template_id and all(t["id"] != fix.template_id for t in templates):
+        # The active fix's template is always described, matched or not.
+        template = (
+            await db.execute(
+                select(ScriptTemplate).where(
+                    ScriptTemplate.id == fix.template_id,
+                    ScriptTemplate.account_id == ai_session.account_id,
+                )
+            )
+        ).scalar_one_or_none()
+        if template is not None:
+            described = template_for_prompt(template, {})
+            templates.append({k: described[k] for k in _ACTIVE_TEMPLATE_FIELDS})
+    return _TurnContext(recent, facts, fix, templates)
+
+
+_ACTIVE_TEMPLATE_FIELDS = ("id", "name", "description", "parameters_schema", "language")
 
 
 def _within_budget(newest_first: list[Message], budget_chars: int) -> list[Message]:
@@ -190,7 +205,7 @@ def _alternating(history: list[Message]) -> list[dict[str, str]]:
     messages: list[dict[str, str]] = []
     for message in history:
         text = redact_text(message.content)
-        if not messages and message.role != "user":
+        if not messages and message.role != MessageRole.USER:
             continue
         if messages and messages[-1]["role"] == message.role:
             messages[-1]["content"] += "\n\n" + text
@@ -223,14 +238,14 @@ def _fix_for_prompt(fix: SuggestedFix | None) -> dict[str, Any] | None:
 
 
 async def finish_turn(
-    services: Services, prepared: PreparedTurn, reply_text: str, generator: str
+    database: Database, prepared: PreparedTurn, reply_text: str, generator: str
 ) -> TurnOut:
     parsed = parse_markers(reply_text)
     for reason in parsed.ignored:
         log.info("marker_ignored", reason=reason, session_id=prepared.session_id)
     try:
-        async with services.db.write() as session:
-            return await _store_reply(services, session, prepared, parsed, generator)
+        async with database.write() as tx:
+            return await _store_reply(tx, prepared, parsed, generator)
     except IntegrityError as exc:
         if "reply_to_id" not in str(exc.orig):
             raise
@@ -238,34 +253,34 @@ async def finish_turn(
         raise Conflict("That message has already been answered.", code="already_answered") from None
 
 
-async def _store_reply(services, session, prepared: PreparedTurn, parsed: ParsedReply, generator):
+async def _store_reply(
+    tx: AsyncSession, prepared: PreparedTurn, parsed: ParsedReply, generator: str
+) -> TurnOut:
     # The row lock orders concurrent turns of one session on PostgreSQL (SQLite's write
     # transaction already does), so two suggestions can't both become the active fix.
-    ai_session = await get_session(
-        session, prepared.account_id, prepared.session_id, for_update=True
-    )
+    ai_session = await get_ai_session(tx, prepared.account_id, prepared.session_id, for_update=True)
     assistant = Message(
         session_id=ai_session.id,
-        role="assistant",
+        role=MessageRole.ASSISTANT,
         content=parsed.visible_text,
         reply_to_id=prepared.user_message.id,
         generator=generator,
     )
-    session.add(assistant)
-    await session.flush()
+    tx.add(assistant)
+    await tx.flush()
 
     outcome_event = None
     suggested = None
-    if ai_session.status == "active":
+    if ai_session.is_active:
         # The outcome refers to the fix that was active when the engineer wrote; apply it
         # before a suggestion in the same reply supersedes that fix.
         if parsed.outcome is not None:
-            outcome_event = await _apply_outcome(session, ai_session.id, parsed)
+            outcome_event = await _apply_outcome(tx, ai_session.id, parsed)
         if parsed.suggestion is not None:
-            suggested = await _apply_suggestion(session, ai_session, parsed, assistant.id)
+            suggested = await _apply_suggestion(tx, ai_session, parsed, assistant.id)
     elif parsed.outcome or parsed.suggestion:
         log.info("markers_ignored_session_closed", session_id=ai_session.id)
-    version = await bump_state_version(session, ai_session.id)
+    version = await bump_state_version(tx, ai_session.id)
     return TurnOut(
         user_message=message_out(prepared.user_message),
         assistant_message=message_out(assistant),
@@ -276,16 +291,17 @@ async def _store_reply(services, session, prepared: PreparedTurn, parsed: Parsed
 
 
 async def _apply_outcome(
-    session, ai_session_id: int, parsed: ParsedReply
+    tx: AsyncSession, ai_session_id: int, parsed: ParsedReply
 ) -> FixOutcomeEvent | None:
     marker = parsed.outcome
-    fix = await active_fix(session, ai_session_id)
+    assert marker is not None
+    fix = await active_fix(tx, ai_session_id)
     if fix is None:
         log.info("outcome_marker_without_active_fix", session_id=ai_session_id)
         return None
     try:
         await transition(
-            session,
+            tx,
             fix,
             target=marker.outcome.value,
             notes=marker.notes,
@@ -299,12 +315,15 @@ async def _apply_outcome(
     return FixOutcomeEvent(fix_id=fix.id, outcome=marker.outcome.value, applied=True)
 
 
-async def _apply_suggestion(session, ai_session: AISession, parsed: ParsedReply, message_id: int):
+async def _apply_suggestion(
+    tx: AsyncSession, ai_session: AISession, parsed: ParsedReply, message_id: int
+) -> SuggestedFix:
     marker = parsed.suggestion
+    assert marker is not None
     template_id = marker.template_id
     if template_id is not None:
         owned = (
-            await session.execute(
+            await tx.execute(
                 select(ScriptTemplate.id).where(
                     ScriptTemplate.id == template_id,
                     ScriptTemplate.account_id == ai_session.account_id,
@@ -315,7 +334,7 @@ async def _apply_suggestion(session, ai_session: AISession, parsed: ParsedReply,
             log.info("suggestion_unknown_template", template_id=template_id)
             template_id = None
     return await suggest(
-        session,
+        tx,
         ai_session.id,
         NewSuggestion(
             title=marker.title,

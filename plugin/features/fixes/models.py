@@ -3,39 +3,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, and_
 from sqlalchemy.orm import Mapped, mapped_column
 
-from plugin.db import Base, JSONType, UTCDateTime, utcnow
-
-FIX_STATUSES = (
-    "suggested",
-    "applied_success",
-    "applied_failed",
-    "applied_partial",
-    "applied_pending",
-    "dismissed",
-)
-DECISIONS = ("one_off", "draft_template", "build_template", "dismissed")
-
-# One active fix per session: not superseded and not dismissed.
-ACTIVE_FIX_WHERE = "superseded_at IS NULL AND status <> 'dismissed'"
+from plugin.kernel.db import Base, JSONType, UTCDateTime, utcnow
+from plugin.kernel.states import FixDecision, FixStatus, values
 
 
 class SuggestedFix(Base):
     __tablename__ = "suggested_fixes"
     __table_args__ = (
-        CheckConstraint(f"status IN {FIX_STATUSES!r}", name="status"),
-        CheckConstraint(f"decision IN {DECISIONS!r}", name="decision"),
+        CheckConstraint(f"status IN {values(FixStatus)!r}", name="status"),
+        CheckConstraint(f"decision IN {values(FixDecision)!r}", name="decision"),
         CheckConstraint("confidence BETWEEN 0 AND 100", name="confidence_range"),
         Index("ix_suggested_fixes_session_id", "session_id"),
-        Index(
-            "uq_suggested_fixes_one_active_per_session",
-            "session_id",
-            unique=True,
-            sqlite_where=text(ACTIVE_FIX_WHERE),
-            postgresql_where=text(ACTIVE_FIX_WHERE),
-        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -48,7 +29,7 @@ class SuggestedFix(Base):
     )
     ai_drafted_parameters: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     ai_drafted_script: Mapped[str | None] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(32), default="suggested")
+    status: Mapped[str] = mapped_column(String(32), default=FixStatus.SUGGESTED)
     decision: Mapped[str | None] = mapped_column(String(32))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     edited_script: Mapped[str | None] = mapped_column(Text)
@@ -62,3 +43,21 @@ class SuggestedFix(Base):
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    @property
+    def is_active(self) -> bool:
+        return self.superseded_at is None and self.status != FixStatus.DISMISSED
+
+
+# The active fix of a session: not superseded and not dismissed. At most one per session,
+# enforced by the partial unique index built from this same clause.
+IS_ACTIVE_FIX = and_(
+    SuggestedFix.superseded_at.is_(None), SuggestedFix.status != FixStatus.DISMISSED.value
+)
+Index(
+    "uq_suggested_fixes_one_active_per_session",
+    SuggestedFix.session_id,
+    unique=True,
+    sqlite_where=IS_ACTIVE_FIX,
+    postgresql_where=IS_ACTIVE_FIX,
+)

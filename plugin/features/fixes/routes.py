@@ -6,12 +6,12 @@ from typing import Any
 
 from sqlalchemy import select
 
-from plugin.errors import NotFound
-from plugin.fixes.models import SuggestedFix
-from plugin.fixes.schemas import FixList, FixOut, OutcomeIn
-from plugin.fixes.service import active_fix, fix_out, get_fix, mark_applied, transition
-from plugin.http import Req, RouteTable
-from plugin.sessions.service import bump_state_version, get_session, require_active
+from plugin.features.fixes.models import SuggestedFix
+from plugin.features.fixes.schemas import FixList, FixOut, OutcomeIn
+from plugin.features.fixes.service import active_fix, fix_out, get_fix, mark_applied, transition
+from plugin.kernel.ai_sessions import bump_state_version, get_ai_session, require_active
+from plugin.kernel.errors import NotFound
+from plugin.kernel.http import Req, RouteTable
 
 routes = RouteTable("suggested-fixes")
 FIXES = "/api/v1/ai-sessions/{session_id}/suggested-fixes"
@@ -24,9 +24,9 @@ FIXES = "/api/v1/ai-sessions/{session_id}/suggested-fixes"
     errors=(404,),
 )
 async def get_active_fix(req: Req) -> FixOut:
-    async with req.services.db.read() as session:
-        ai_session = await get_session(session, req.account_id, req.path_int("session_id"))
-        fix = await active_fix(session, ai_session.id)
+    async with req.database.read() as db:
+        ai_session = await get_ai_session(db, req.account_id, req.path_int("session_id"))
+        fix = await active_fix(db, ai_session.id)
     if fix is None:
         raise NotFound("The session has no active fix.", code="no_active_fix")
     return fix_out(fix)
@@ -36,10 +36,10 @@ async def get_active_fix(req: Req) -> FixOut:
     FIXES, summary="Every fix of the session, newest first", response=FixList, errors=(404,)
 )
 async def list_fixes(req: Req) -> FixList:
-    async with req.services.db.read() as session:
-        ai_session = await get_session(session, req.account_id, req.path_int("session_id"))
+    async with req.database.read() as db:
+        ai_session = await get_ai_session(db, req.account_id, req.path_int("session_id"))
         fixes = (
-            await session.execute(
+            await db.execute(
                 select(SuggestedFix)
                 .where(SuggestedFix.session_id == ai_session.id)
                 .order_by(SuggestedFix.id.desc())
@@ -55,15 +55,13 @@ async def list_fixes(req: Req) -> FixList:
     errors=(404, 409),
 )
 async def apply_fix(req: Req) -> FixOut:
-    async with req.services.db.write() as session:
-        ai_session = await get_session(session, req.account_id, req.path_int("session_id"))
+    async with req.database.write() as tx:
+        ai_session = await get_ai_session(tx, req.account_id, req.path_int("session_id"))
         require_active(ai_session)
-        fix = await get_fix(session, ai_session.id, req.path_int("fix_id"))
-        changed = await mark_applied(session, fix)
+        fix = await get_fix(tx, ai_session.id, req.path_int("fix_id"))
+        changed = await mark_applied(tx, fix)
         version = (
-            await bump_state_version(session, ai_session.id)
-            if changed
-            else ai_session.state_version
+            await bump_state_version(tx, ai_session.id) if changed else ai_session.state_version
         )
         return fix_out(fix, version)
 
@@ -76,16 +74,16 @@ async def apply_fix(req: Req) -> FixOut:
     errors=(404, 409),
 )
 async def set_outcome(req: Req[OutcomeIn, Any]) -> FixOut:
-    async with req.services.db.write() as session:
-        ai_session = await get_session(session, req.account_id, req.path_int("session_id"))
+    async with req.database.write() as tx:
+        ai_session = await get_ai_session(tx, req.account_id, req.path_int("session_id"))
         require_active(ai_session)
-        fix = await get_fix(session, ai_session.id, req.path_int("fix_id"))
+        fix = await get_fix(tx, ai_session.id, req.path_int("fix_id"))
         await transition(
-            session,
+            tx,
             fix,
             target=req.body.outcome,
             notes=req.body.notes,
             pending_reason=req.body.pending_reason,
         )
-        version = await bump_state_version(session, ai_session.id)
+        version = await bump_state_version(tx, ai_session.id)
         return fix_out(fix, version)

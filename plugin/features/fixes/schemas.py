@@ -7,6 +7,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from plugin.kernel.states import FixDecision, FixStatus, values
+
+# What the engineer (or the assistant's marker) may report about an applied fix.
+OUTCOMES = values(FixStatus)[1:5]
+
 
 class FixOut(BaseModel):
     id: int
@@ -40,7 +45,7 @@ class FixList(BaseModel):
 class OutcomeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    outcome: Literal["applied_success", "applied_failed", "applied_partial", "applied_pending"]
+    outcome: Literal[OUTCOMES]  # type: ignore[valid-type]
     notes: str | None = Field(None, max_length=4000)
     pending_reason: str | None = Field(None, max_length=1000)
 
@@ -48,7 +53,7 @@ class OutcomeIn(BaseModel):
 class DecisionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    decision: Literal["one_off", "draft_template", "build_template", "dismissed"]
+    decision: Literal[values(FixDecision)]  # type: ignore[valid-type]
     edited_script: str | None = Field(None, max_length=100_000)
 
 

@@ -10,12 +10,17 @@ import structlog
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from plugin.accounts.scope import get_owned
-from plugin.db import utcnow
-from plugin.errors import ApiError, Conflict
-from plugin.fixes.models import SuggestedFix
-from plugin.fixes.schemas import FixOut
-from plugin.fixes.transitions import FixStatus, TransitionError, TransitionPlan, plan_transition
+from plugin.features.fixes.models import IS_ACTIVE_FIX, SuggestedFix
+from plugin.features.fixes.schemas import FixOut
+from plugin.features.fixes.transitions import (
+    FixStatus,
+    TransitionError,
+    TransitionPlan,
+    plan_transition,
+)
+from plugin.kernel.db import utcnow
+from plugin.kernel.errors import ApiError, Conflict
+from plugin.kernel.tenancy import get_owned
 
 log = structlog.get_logger("fixpilot.fixes")
 
@@ -44,21 +49,17 @@ def fix_out(fix: SuggestedFix, state_version: int | None = None) -> FixOut:
     )
 
 
-async def active_fix(session: AsyncSession, ai_session_id: int) -> SuggestedFix | None:
+async def active_fix(db: AsyncSession, ai_session_id: int) -> SuggestedFix | None:
     return (
-        await session.execute(
-            select(SuggestedFix).where(
-                SuggestedFix.session_id == ai_session_id,
-                SuggestedFix.superseded_at.is_(None),
-                SuggestedFix.status != FixStatus.DISMISSED.value,
-            )
+        await db.execute(
+            select(SuggestedFix).where(SuggestedFix.session_id == ai_session_id, IS_ACTIVE_FIX)
         )
     ).scalar_one_or_none()
 
 
-async def get_fix(session: AsyncSession, ai_session_id: int, fix_id: int) -> SuggestedFix:
+async def get_fix(db: AsyncSession, ai_session_id: int, fix_id: int) -> SuggestedFix:
     return await get_owned(
-        session,
+        db,
         SuggestedFix,
         fix_id,
         owner=SuggestedFix.session_id,
@@ -78,7 +79,7 @@ class NewSuggestion:
 
 
 async def suggest(
-    session: AsyncSession,
+    tx: AsyncSession,
     ai_session_id: int,
     suggestion: NewSuggestion,
     *,
@@ -86,13 +87,9 @@ async def suggest(
 ) -> SuggestedFix:
     """Supersede the active fix (if any) and make this one the active fix."""
     now = utcnow()
-    await session.execute(
+    await tx.execute(
         update(SuggestedFix)
-        .where(
-            SuggestedFix.session_id == ai_session_id,
-            SuggestedFix.superseded_at.is_(None),
-            SuggestedFix.status != FixStatus.DISMISSED.value,
-        )
+        .where(SuggestedFix.session_id == ai_session_id, IS_ACTIVE_FIX)
         .values(superseded_at=now, updated_at=now)
     )
     fix = SuggestedFix(
@@ -106,21 +103,21 @@ async def suggest(
         status=FixStatus.SUGGESTED.value,
         source_message_id=source_message_id,
     )
-    session.add(fix)
-    await session.flush()
+    tx.add(fix)
+    await tx.flush()
     return fix
 
 
-async def mark_applied(session: AsyncSession, fix: SuggestedFix) -> bool:
+async def mark_applied(tx: AsyncSession, fix: SuggestedFix) -> bool:
     """Stamp applied_at once. Returns whether anything changed (idempotent)."""
-    if fix.superseded_at is not None or fix.status == FixStatus.DISMISSED.value:
+    if not fix.is_active:
         raise Conflict(
             "This fix has been superseded or dismissed; apply the active fix instead.",
             code="fix_superseded",
         )
     if fix.applied_at is not None:
         return False
-    result = await session.execute(
+    result = await tx.execute(
         update(SuggestedFix)
         .where(
             SuggestedFix.id == fix.id,
@@ -129,12 +126,12 @@ async def mark_applied(session: AsyncSession, fix: SuggestedFix) -> bool:
         )
         .values(applied_at=utcnow(), updated_at=utcnow())
     )
-    await session.refresh(fix)
+    await tx.refresh(fix)
     return result.rowcount == 1
 
 
 async def transition(
-    session: AsyncSession,
+    tx: AsyncSession,
     fix: SuggestedFix,
     *,
     target: str,
@@ -162,7 +159,7 @@ async def transition(
         ) from None
     now = utcnow()
     values = _values(plan, now)
-    result = await session.execute(
+    result = await tx.execute(
         update(SuggestedFix)
         .where(
             SuggestedFix.id == fix.id,
@@ -179,7 +176,7 @@ async def transition(
             code="fix_changed",
             details={"fix_id": fix.id},
         )
-    await session.refresh(fix)
+    await tx.refresh(fix)
     return fix
 
 

@@ -12,20 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from typing import Any, Literal
+
+from plugin.kernel.states import FixStatus
 
 Via = Literal["outcome", "decision"]
 BannerMode = Literal["verifying", "nudge", "partial", "pending"]
-
-
-class FixStatus(StrEnum):
-    SUGGESTED = "suggested"
-    APPLIED_SUCCESS = "applied_success"
-    APPLIED_FAILED = "applied_failed"
-    APPLIED_PARTIAL = "applied_partial"
-    APPLIED_PENDING = "applied_pending"
-    DISMISSED = "dismissed"
 
 
 _S = FixStatus

@@ -10,13 +10,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-# Fix statuses, as in the fix status machine (DESIGN.md section 3).
-SUGGESTED = "suggested"
-APPLIED_SUCCESS = "applied_success"
-APPLIED_FAILED = "applied_failed"
-APPLIED_PARTIAL = "applied_partial"
-APPLIED_PENDING = "applied_pending"
-DISMISSED = "dismissed"
+from plugin.kernel.states import FixStatus
 
 
 @dataclass(frozen=True)
@@ -61,7 +55,7 @@ class NoteBundle:
     def active_fix(self) -> FixInBundle | None:
         """The fix neither superseded nor dismissed (at most one exists; the newest wins)."""
         for fix in reversed(self.fixes):
-            if not fix.superseded and fix.status != DISMISSED:
+            if not fix.superseded and fix.status != FixStatus.DISMISSED:
                 return fix
         return None
 

@@ -9,11 +9,12 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from plugin.db import Database
-from plugin.notes.models import NotePreview
+from plugin.features.notes.models import NotePreview
+from plugin.kernel.db import Database
 
 DEFAULT_CAP = 5000
 Key = tuple[str, int, int]
@@ -77,9 +78,9 @@ class PreviewCache:
 
     async def _load(self, key: Key) -> CachedDocument | None:
         kind, session_id, version = key
-        async with self.db.read() as session:
+        async with self.db.read() as db:
             row = (
-                await session.execute(
+                await db.execute(
                     select(NotePreview.markdown, NotePreview.generator).where(
                         NotePreview.kind == kind,
                         NotePreview.session_id == session_id,
@@ -92,8 +93,8 @@ class PreviewCache:
     async def _store(self, key: Key, document: CachedDocument) -> CachedDocument:
         kind, session_id, version = key
         try:
-            async with self.db.write() as session:
-                session.add(
+            async with self.db.write() as tx:
+                tx.add(
                     NotePreview(
                         kind=kind,
                         session_id=session_id,
@@ -106,3 +107,6 @@ class PreviewCache:
             # Another replica stored this key first: serve its document so all agree.
             return await self._load(key) or document
         return document
+
+
+PREVIEW_CACHE = web.AppKey("preview_cache", PreviewCache)

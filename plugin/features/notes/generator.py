@@ -9,35 +9,30 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from enum import StrEnum
 
 import structlog
 
-from plugin.notes.bundle import NoteBundle
-from plugin.notes.offline import compose_escalation_package, compose_resolution_note
-from plugin.notes.prompts import (
+from plugin.features.notes.bundle import NoteBundle
+from plugin.features.notes.offline import compose_escalation_package, compose_resolution_note
+from plugin.features.notes.prompts import (
     ESCALATION_SYSTEM_PROMPT,
     RESOLUTION_SYSTEM_PROMPT,
     build_messages,
     corrective_message,
 )
-from plugin.notes.sections import (
+from plugin.features.notes.sections import (
     ESCALATION_HEADINGS,
     RESOLUTION_HEADINGS,
     check_sections,
     normalise,
 )
+from plugin.kernel.states import DocumentKind
 from providers.llm.base import LLMError, LLMProvider, LLMRequest, LLMResult
 
 log = structlog.get_logger(__name__)
 
 OFFLINE = "offline"
 MAX_TOKENS = 1500
-
-
-class DocumentKind(StrEnum):
-    RESOLUTION_NOTE = "resolution_note"
-    ESCALATION_PACKAGE = "escalation_package"
 
 
 @dataclass

@@ -5,9 +5,8 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from plugin.db import Base, UTCDateTime, utcnow
-
-NOTE_KINDS = ("resolution_note", "escalation_package")
+from plugin.kernel.db import Base, UTCDateTime, utcnow
+from plugin.kernel.states import DocumentKind, values
 
 
 class NotePreview(Base):
@@ -15,7 +14,7 @@ class NotePreview(Base):
 
     __tablename__ = "note_previews"
     __table_args__ = (
-        CheckConstraint(f"kind IN {NOTE_KINDS!r}", name="kind"),
+        CheckConstraint(f"kind IN {values(DocumentKind)!r}", name="kind"),
         UniqueConstraint("kind", "session_id", "state_version"),
     )
 

@@ -13,18 +13,16 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from plugin.notes.bundle import (
-    APPLIED_FAILED,
-    APPLIED_PARTIAL,
-    APPLIED_PENDING,
-    APPLIED_SUCCESS,
-    DISMISSED,
-    SUGGESTED,
-    FixInBundle,
-    GenerationInBundle,
-    NoteBundle,
-)
-from plugin.notes.sections import ESCALATION_HEADINGS, RESOLUTION_HEADINGS
+from plugin.features.notes.bundle import FixInBundle, GenerationInBundle, NoteBundle
+from plugin.features.notes.sections import ESCALATION_HEADINGS, RESOLUTION_HEADINGS
+from plugin.kernel.states import FixStatus
+
+APPLIED_SUCCESS = FixStatus.APPLIED_SUCCESS
+APPLIED_FAILED = FixStatus.APPLIED_FAILED
+APPLIED_PARTIAL = FixStatus.APPLIED_PARTIAL
+APPLIED_PENDING = FixStatus.APPLIED_PENDING
+SUGGESTED = FixStatus.SUGGESTED
+DISMISSED = FixStatus.DISMISSED
 
 # A suggested fix that has been applied but has no reported outcome yet.
 _VERIFYING = "verifying"

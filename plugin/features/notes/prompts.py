@@ -6,7 +6,7 @@ about the session travels in the user message as the bundle's JSON.
 
 from __future__ import annotations
 
-from plugin.notes.bundle import NoteBundle
+from plugin.features.notes.bundle import NoteBundle
 
 _BUNDLE_GUIDE = """\
 You receive one JSON bundle about a troubleshooting session, between <bundle> tags:

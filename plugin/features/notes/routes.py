@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from plugin.http import Req, RouteTable
-from plugin.notes.generator import DocumentKind
-from plugin.notes.service import preview
+from plugin.features.notes.cache import PREVIEW_CACHE
+from plugin.features.notes.service import preview
+from plugin.kernel.http import Req, RouteTable
+from plugin.kernel.states import DocumentKind
 
 routes = RouteTable("notes")
 SESSION = "/api/v1/ai-sessions/{session_id}"
@@ -21,8 +22,9 @@ class PreviewOut(BaseModel):
 
 async def _preview(req: Req, kind: DocumentKind) -> PreviewOut:
     result = await preview(
-        req.services,
-        req.services.preview_cache,
+        req.database,
+        req.llm,
+        req.app[PREVIEW_CACHE],
         req.account_id,
         req.path_int("session_id"),
         kind,

@@ -8,16 +8,18 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from plugin.fixes.models import SuggestedFix
-from plugin.llm.service import CallScope, call_scope
-from plugin.notes.bundle import FixInBundle, GenerationInBundle, NoteBundle
-from plugin.notes.cache import CachedDocument, PreviewCache
-from plugin.notes.generator import DocumentKind, generate_document
-from plugin.scripts.models import ScriptGeneration, ScriptTemplate
-from plugin.scripts.redaction import redact_sensitive, redact_text
-from plugin.services import Services
-from plugin.sessions.models import AISession, Fact
-from plugin.sessions.service import get_session
+from plugin.features.fixes.models import SuggestedFix
+from plugin.features.notes.bundle import FixInBundle, GenerationInBundle, NoteBundle
+from plugin.features.notes.cache import CachedDocument, PreviewCache
+from plugin.features.notes.generator import generate_document
+from plugin.features.scripts.models import ScriptGeneration, ScriptTemplate
+from plugin.features.sessions.models import Fact
+from plugin.kernel.ai_sessions import AISession, get_ai_session
+from plugin.kernel.db import Database
+from plugin.kernel.llm import CallScope, call_scope
+from plugin.kernel.redaction import redact_sensitive, redact_text
+from plugin.kernel.states import DocumentKind
+from providers.llm import LLMProvider
 
 
 @dataclass(frozen=True)
@@ -28,46 +30,16 @@ class Preview:
     generator: str
 
 
-async def build_bundle(session: AsyncSession, ai_session: AISession) -> NoteBundle:
+async def build_bundle(db: AsyncSession, ai_session: AISession) -> NoteBundle:
     """Everything a note may say, redacted: sensitive parameters by schema, then secret-
     looking strings by pattern. The LLM and the notes never see more than this."""
-    facts = (
-        (
-            await session.execute(
-                select(Fact.text).where(Fact.session_id == ai_session.id).order_by(Fact.id)
-            )
-        )
-        .scalars()
-        .all()
-    )
-    fixes = (
-        (
-            await session.execute(
-                select(SuggestedFix)
-                .where(SuggestedFix.session_id == ai_session.id)
-                .order_by(SuggestedFix.id)
-            )
-        )
-        .scalars()
-        .all()
-    )
-    generations = (
-        (
-            await session.execute(
-                select(ScriptGeneration)
-                .where(ScriptGeneration.session_id == ai_session.id)
-                .order_by(ScriptGeneration.id)
-            )
-        )
-        .scalars()
-        .all()
-    )
+    facts, fixes, generations = await _session_rows(db, ai_session.id)
     template_ids = {f.template_id for f in fixes} | {g.template_id for g in generations}
     template_ids.discard(None)
     templates = {
         t.id: t
         for t in (
-            await session.execute(
+            await db.execute(
                 select(ScriptTemplate).where(
                     ScriptTemplate.id.in_(template_ids),
                     ScriptTemplate.account_id == ai_session.account_id,
@@ -83,14 +55,43 @@ async def build_bundle(session: AsyncSession, ai_session: AISession) -> NoteBund
         company_name=context.get("company_name"),
         facts=[redact_text(f) for f in facts],
         fixes=[_fix(f, templates.get(f.template_id)) for f in fixes],
-        generations=[
-            GenerationInBundle(
-                template_name=templates[g.template_id].name if g.template_id in templates else None,
-                parameters=_redact_values(g.parameters_redacted or {}),
-                rendered_script=redact_text(g.rendered_script_redacted),
-            )
-            for g in generations
-        ],
+        generations=[_generation(g, templates.get(g.template_id)) for g in generations],
+    )
+
+
+async def _session_rows(
+    db: AsyncSession, ai_session_id: int
+) -> tuple[list[str], list[SuggestedFix], list[ScriptGeneration]]:
+    """The session's facts, fixes and script generations, oldest first."""
+    facts = (
+        await db.execute(
+            select(Fact.text).where(Fact.session_id == ai_session_id).order_by(Fact.id)
+        )
+    ).scalars()
+    fixes = (
+        await db.execute(
+            select(SuggestedFix)
+            .where(SuggestedFix.session_id == ai_session_id)
+            .order_by(SuggestedFix.id)
+        )
+    ).scalars()
+    generations = (
+        await db.execute(
+            select(ScriptGeneration)
+            .where(ScriptGeneration.session_id == ai_session_id)
+            .order_by(ScriptGeneration.id)
+        )
+    ).scalars()
+    return list(facts), list(fixes), list(generations)
+
+
+def _generation(
+    generation: ScriptGeneration, template: ScriptTemplate | None
+) -> GenerationInBundle:
+    return GenerationInBundle(
+        template_name=template.name if template is not None else None,
+        parameters=_redact_values(generation.parameters_redacted or {}),
+        rendered_script=redact_text(generation.rendered_script_redacted),
     )
 
 
@@ -104,7 +105,7 @@ def _fix(fix: SuggestedFix, template: ScriptTemplate | None) -> FixInBundle:
         summary=redact_text(fix.summary or ""),
         status=fix.status,
         confidence=fix.confidence,
-        active=fix.superseded_at is None and fix.status != "dismissed",
+        active=fix.is_active,
         superseded=fix.superseded_at is not None,
         partial_notes=_clean(fix.partial_notes),
         pending_reason=_clean(fix.pending_reason),
@@ -126,23 +127,28 @@ def _redact_values(parameters: dict[str, Any]) -> dict[str, Any]:
 
 
 async def preview(
-    services: Services, cache: PreviewCache, account_id: int, session_id: int, kind: DocumentKind
+    database: Database,
+    llm: LLMProvider,
+    cache: PreviewCache,
+    account_id: int,
+    session_id: int,
+    kind: DocumentKind,
 ) -> Preview:
-    async with services.db.read() as session:
-        version = (await get_session(session, account_id, session_id)).state_version
+    async with database.read() as db:
+        version = (await get_ai_session(db, account_id, session_id)).state_version
 
     async def make() -> CachedDocument:
         # Only a miss pays for the bundle. It is read in one transaction with the version
         # it reflects; if the session moved on meanwhile, the draft is served, not kept.
-        async with services.db.read() as session:
-            if not services.db.is_sqlite:  # one snapshot for all the bundle's queries
-                await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-            ai_session = await get_session(session, account_id, session_id)
-            bundle = await build_bundle(session, ai_session)
+        async with database.read() as db:
+            if not database.is_sqlite:  # one snapshot for all the bundle's queries
+                await db.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+            ai_session = await get_ai_session(db, account_id, session_id)
+            bundle = await build_bundle(db, ai_session)
             current = ai_session.state_version
         token = call_scope.set(CallScope(account_id, session_id))
         try:
-            document = await generate_document(kind, bundle, services.llm)
+            document = await generate_document(kind, bundle, llm)
         finally:
             call_scope.reset(token)
         # An offline stand-in for a failed LLM is served but not kept either: once the LLM

@@ -9,9 +9,9 @@ from aiohttp import web
 from pydantic import BaseModel
 from sqlalchemy import text
 
-from plugin.errors import ServiceUnavailable
-from plugin.http import Req, RouteTable
-from plugin.migrate import current_revision, head_revision
+from plugin.kernel.errors import ServiceUnavailable
+from plugin.kernel.http import Req, RouteTable
+from plugin.kernel.migrate import current_revision, head_revision
 
 routes = RouteTable("operations")
 log = structlog.get_logger("fixpilot.health")
@@ -42,9 +42,9 @@ async def healthz(req: Req) -> Health:
 async def readyz(req: Req) -> Readiness:
     head = head_revision()
     try:
-        async with req.services.db.read() as session:
-            await session.execute(text("SELECT 1"))
-            current = await current_revision(await session.connection())
+        async with req.database.read() as db:
+            await db.execute(text("SELECT 1"))
+            current = await current_revision(await db.connection())
     except Exception as exc:
         log.warning("readyz_database_unreachable", error=type(exc).__name__)
         raise ServiceUnavailable(
@@ -63,7 +63,7 @@ async def readyz(req: Req) -> Readiness:
 
 @routes.get("/metrics", summary="Prometheus metrics", auth="public", response="text/plain")
 async def metrics(req: Req) -> web.Response:
-    m = req.services.metrics
+    m = req.metrics
     return web.Response(body=m.render(), headers={"Content-Type": m.content_type})
 
 

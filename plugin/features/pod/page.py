@@ -1,4 +1,4 @@
-"""The pod page: index.html with the account's ConnectWise origins, framed only by them."""
+"""The pod page: index.html with the origins of the account's PSA, framed only by them."""
 
 from __future__ import annotations
 
@@ -6,42 +6,10 @@ import html
 import re
 from functools import lru_cache
 from pathlib import Path
-from urllib.parse import urlsplit
-
-from plugin.accounts.models import Account
 
 STATIC_DIR = Path(__file__).parent / "static"
 ASSET_TYPES = {".js": "text/javascript", ".css": "text/css"}
 _ASSET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-def connectwise_origins(account: Account) -> list[str]:
-    """The origins ConnectWise shows the ticket screen on, from the account's API URL.
-
-    On-premise and test sites serve the screens and the API on one host. ConnectWise
-    Cloud's API host is the screens' host with an `api-` prefix (api-na.myconnectwise.net
-    for na.myconnectwise.net), so both are allowed there.
-    """
-    if not account.cw_api_url:
-        return []
-    parts = urlsplit(account.cw_api_url)
-    host = (parts.hostname or "").lower()
-    if parts.scheme not in _DEFAULT_PORTS or not host:
-        return []
-    try:
-        port = parts.port
-    except ValueError:
-        return []
-    suffix = f":{port}" if port and port != _DEFAULT_PORTS[parts.scheme] else ""
-    hosts = [host]
-    if host.startswith("api-") and "." in host:
-        hosts.append(host.removeprefix("api-"))
-    return [f"{parts.scheme}://{_bracketed(h)}{suffix}" for h in hosts]
-
-
-def _bracketed(host: str) -> str:
-    return f"[{host}]" if ":" in host else host
 
 
 def content_security_policy(origins: list[str]) -> str:

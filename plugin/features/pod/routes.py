@@ -7,18 +7,13 @@ from typing import Any
 
 from aiohttp import web
 
-from plugin.accounts.service import get_account_by_slug
-from plugin.errors import NotFound
-from plugin.http import Req, RouteTable
-from plugin.pod.page import (
-    ASSET_TYPES,
-    asset_path,
-    connectwise_origins,
-    content_security_policy,
-    render_page,
-)
-from plugin.pod.schemas import PodQuery, PodSessionIn, PodSessionOut
-from plugin.pod.signin import sign_in
+from plugin.features.pod.page import ASSET_TYPES, asset_path, content_security_policy, render_page
+from plugin.features.pod.schemas import PodQuery, PodSessionIn, PodSessionOut
+from plugin.features.pod.signin import POD_SIGN_IN
+from plugin.kernel.errors import NotFound
+from plugin.kernel.http import Req, RouteTable
+from plugin.kernel.psa import has_psa
+from plugin.kernel.tenancy import get_account_by_slug
 
 routes = RouteTable("pod")
 
@@ -33,11 +28,12 @@ routes = RouteTable("pod")
     errors=(404, 422),
 )
 async def pod_page(req: Req[Any, PodQuery]) -> web.Response:
-    async with req.services.db.read() as session:
-        account = await get_account_by_slug(session, req.query.account)
+    async with req.database.read() as db:
+        account = await get_account_by_slug(db, req.query.account)
     if account is None:
         raise NotFound(f"There is no account '{req.query.account}'.", code="account_not_found")
-    origins = connectwise_origins(account)
+    pod = req.psa.for_account(account).pod if has_psa(account) else None
+    origins = pod.frame_origins() if pod is not None else []
     return web.Response(
         text=render_page(origins, account.slug),
         content_type="text/html",
@@ -78,4 +74,4 @@ async def pod_asset(req: Req) -> web.FileResponse:
     errors=(401, 404, 409, 429, 502, 503),
 )
 async def pod_session(req: Req[PodSessionIn, Any]) -> PodSessionOut:
-    return await sign_in(req.services, req.body, req.request.remote or "unknown")
+    return await req.app[POD_SIGN_IN].sign_in(req.body, req.request.remote or "unknown")

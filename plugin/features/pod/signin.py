@@ -1,24 +1,28 @@
-"""Pod sign-in: a ConnectWise member, confirmed by the account's own ConnectWise, gets a
-short-lived engineer token.
+"""Pod sign-in: a PSA member, confirmed by the account's own PSA, gets a short-lived
+engineer token.
 
-The browser hands over what ConnectWise's Hosted API gave it (member id and hash). Only
-the account's ConnectWise decides whether they are genuine: the company, the API URL and
-the clientId come from the account, never from the request.
+The browser hands over what the PSA's hosted-page API gave it (member id and hash). Only
+the account's PSA decides whether they are genuine: the company, the API URL and the
+clientId come from the account, never from the request.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 import structlog
+from aiohttp import web
 from sqlalchemy import delete
 
-from plugin.accounts.auth import create_token
-from plugin.accounts.models import Account, ApiToken
-from plugin.accounts.service import get_account_by_slug
-from plugin.db import utcnow
-from plugin.errors import (
+from plugin.features.accounts.auth import create_token
+from plugin.features.accounts.models import ApiToken
+from plugin.features.pod.member_cache import FailedAttempts, VerifiedMembers, member_key
+from plugin.features.pod.schemas import PodMember, PodSessionIn, PodSessionOut
+from plugin.kernel.appkeys import InstanceKeys
+from plugin.kernel.db import Database, utcnow
+from plugin.kernel.errors import (
     BadGateway,
     Conflict,
     NotFound,
@@ -26,10 +30,11 @@ from plugin.errors import (
     TooManyRequests,
     Unauthorized,
 )
-from plugin.pod.member_cache import FailedAttempts, VerifiedMembers, member_key
-from plugin.pod.schemas import PodMember, PodSessionIn, PodSessionOut
-from plugin.services import Services
+from plugin.kernel.psa import PSAConnections, connection_fingerprint, has_psa
+from plugin.kernel.states import TokenKind, TokenRole
+from plugin.kernel.tenancy import Account, get_account_by_slug
 from providers.psa import (
+    HostedPod,
     MemberIdentity,
     PSAAuthError,
     PSAError,
@@ -44,70 +49,97 @@ POD_TOKEN_LIFETIME = timedelta(hours=8)
 EXPIRED_TOKEN_RETENTION = timedelta(days=1)
 MEMBER_FAILURE_LIMIT = 5  # failed sign-ins per member per window
 ADDRESS_FAILURE_LIMIT = 20  # failed sign-ins per client address per window
-_VERIFIED = "pod.verified_members"
-_FAILURES = "pod.failed_attempts"
 
 
-def has_connectwise(account: Account) -> bool:
-    return bool(
-        account.psa_provider == "connectwise" and account.cw_api_url and account.cw_company_id
-    )
+@dataclass
+class PodSignIn:
+    database: Database
+    psa: PSAConnections
+    instance: InstanceKeys  # its secret key is loaded at start-up
+    verified: VerifiedMembers = field(default_factory=VerifiedMembers)
+    failures: FailedAttempts = field(default_factory=FailedAttempts)
 
+    async def sign_in(self, body: PodSessionIn, address: str) -> PodSessionOut:
+        account, pod = await self._hosted_pod(body.account)
+        limits = {
+            f"member:{account.id}:{body.member_id.lower()}": MEMBER_FAILURE_LIMIT,
+            f"address:{address}": ADDRESS_FAILURE_LIMIT,
+        }
+        for key, limit in limits.items():
+            wait = self.failures.retry_after(key, limit)
+            if wait is not None:
+                raise TooManyRequests(
+                    "Too many failed sign-ins; wait a few minutes and reopen the ticket.",
+                    code="too_many_sign_in_failures",
+                    headers={"Retry-After": str(math.ceil(wait))},
+                )
+        cache_key = member_key(
+            self.instance.secret_key,
+            str(account.id),
+            connection_fingerprint(account),
+            body.member_id.lower(),
+            body.member_hash,
+        )
+        identity = self.verified.get(cache_key)
+        if identity is None:
+            try:
+                identity = await _verify(pod, account, body)
+            except Unauthorized:
+                for key in limits:
+                    self.failures.record(key)
+                raise
+            self.verified.put(cache_key, identity)
+        # The member's own slate is clean again; the address's is not (one good member must
+        # not unlock guessing at the others).
+        self.failures.clear(next(iter(limits)))
+        return await self._issue_token(account, identity)
 
-async def sign_in(services: Services, body: PodSessionIn, address: str) -> PodSessionOut:
-    async with services.db.read() as session:
-        account = await get_account_by_slug(session, body.account)
-    if account is None:
-        raise NotFound(f"There is no account '{body.account}'.", code="account_not_found")
-    if not has_connectwise(account):
-        raise Conflict(
-            f"Account '{account.slug}' has no ConnectWise connection, so pod members cannot "
-            "be verified; an admin must configure it first.",
-            code="psa_not_connected",
+    async def _hosted_pod(self, slug: str) -> tuple[Account, HostedPod]:
+        async with self.database.read() as db:
+            account = await get_account_by_slug(db, slug)
+        if account is None:
+            raise NotFound(f"There is no account '{slug}'.", code="account_not_found")
+        pod = self.psa.for_account(account).pod if has_psa(account) else None
+        if pod is None:
+            raise Conflict(
+                f"Account '{account.slug}' has no ConnectWise connection, so pod members "
+                "cannot be verified; an admin must configure it first.",
+                code="psa_not_connected",
+            )
+        return account, pod
+
+    async def _issue_token(self, account: Account, identity: MemberIdentity) -> PodSessionOut:
+        now = utcnow()
+        expires_at = now + POD_TOKEN_LIFETIME
+        async with self.database.write() as tx:
+            await tx.execute(
+                delete(ApiToken).where(
+                    ApiToken.account_id == account.id,
+                    ApiToken.kind == TokenKind.POD,
+                    ApiToken.expires_at < now - EXPIRED_TOKEN_RETENTION,
+                )
+            )
+            token, _ = await create_token(
+                tx,
+                account,
+                role=TokenRole.ENGINEER,
+                name=f"pod: {identity.member_id}"[:200],
+                kind=TokenKind.POD,
+                member_id=identity.member_id,
+                expires_at=expires_at,
+            )
+        log.info("pod_signed_in", account=account.slug, member=identity.member_id)
+        return PodSessionOut(
+            token=token,
+            expires_at=expires_at,
+            member=PodMember(id=identity.member_id, name=identity.name, email=identity.email),
+            account=account.slug,
         )
 
-    verified, failures = _memory(services)
-    limits = {
-        f"member:{account.id}:{body.member_id.lower()}": MEMBER_FAILURE_LIMIT,
-        f"address:{address}": ADDRESS_FAILURE_LIMIT,
-    }
-    for key, limit in limits.items():
-        wait = failures.retry_after(key, limit)
-        if wait is not None:
-            raise TooManyRequests(
-                "Too many failed sign-ins; wait a few minutes and reopen the ticket.",
-                code="too_many_sign_in_failures",
-                headers={"Retry-After": str(math.ceil(wait))},
-            )
 
-    cache_key = member_key(
-        services.secret_key,
-        str(account.id),
-        account.cw_api_url or "",
-        (account.cw_company_id or "").lower(),
-        body.member_id.lower(),
-        body.member_hash,
-    )
-    identity = verified.get(cache_key)
-    if identity is None:
-        try:
-            identity = await _verify(services, account, body)
-        except Unauthorized:
-            for key in limits:
-                failures.record(key)
-            raise
-        verified.put(cache_key, identity)
-    # The member's own slate is clean again; the address's is not (one good member must
-    # not unlock guessing at the others).
-    failures.clear(next(iter(limits)))
-
-    return await _issue_token(services, account, identity)
-
-
-async def _verify(services: Services, account: Account, body: PodSessionIn) -> MemberIdentity:
-    psa = services.psa.for_account(account)
+async def _verify(pod: HostedPod, account: Account, body: PodSessionIn) -> MemberIdentity:
     try:
-        return await psa.verify_member(body.member_id, body.member_hash)
+        return await pod.verify_member(body.member_id, body.member_hash, body.memberContext)
     except PSAAuthError:
         log.info("pod_member_not_verified", account=account.slug, member=body.member_id)
         raise Unauthorized(
@@ -129,38 +161,4 @@ async def _verify(services: Services, account: Account, body: PodSessionIn) -> M
         ) from None
 
 
-async def _issue_token(
-    services: Services, account: Account, identity: MemberIdentity
-) -> PodSessionOut:
-    now = utcnow()
-    expires_at = now + POD_TOKEN_LIFETIME
-    async with services.db.write() as session:
-        await session.execute(
-            delete(ApiToken).where(
-                ApiToken.account_id == account.id,
-                ApiToken.kind == "pod",
-                ApiToken.expires_at < now - EXPIRED_TOKEN_RETENTION,
-            )
-        )
-        token, _ = await create_token(
-            session,
-            account,
-            role="engineer",
-            name=f"pod: {identity.member_id}"[:200],
-            kind="pod",
-            member_id=identity.member_id,
-            expires_at=expires_at,
-        )
-    log.info("pod_signed_in", account=account.slug, member=identity.member_id)
-    return PodSessionOut(
-        token=token,
-        expires_at=expires_at,
-        member=PodMember(id=identity.member_id, name=identity.name, email=identity.email),
-        account=account.slug,
-    )
-
-
-def _memory(services: Services) -> tuple[VerifiedMembers, FailedAttempts]:
-    verified = services.extras.setdefault(_VERIFIED, VerifiedMembers())
-    failures = services.extras.setdefault(_FAILURES, FailedAttempts())
-    return verified, failures
+POD_SIGN_IN = web.AppKey("pod_sign_in", PodSignIn)

@@ -1,111 +1,136 @@
 """The engineer's decision on a suggested fix: run it once, draft a template from it, build
-one in the builder, or dismiss it."""
+one in the builder, or dismiss it.
+
+The LLM (template extraction) is asked outside any transaction; the decision is then
+written in one transaction that checks again that the session and the fix have not moved
+on meanwhile.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from plugin.db import utcnow
-from plugin.errors import BadRequest, Conflict
-from plugin.fixes.models import SuggestedFix
-from plugin.fixes.schemas import DecisionIn, DecisionOut
-from plugin.fixes.service import fix_out, get_fix, transition
-from plugin.http import Req, RouteTable
-from plugin.scripts.extraction import extract_template
-from plugin.scripts.service import (
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from plugin.features.fixes.models import SuggestedFix
+from plugin.features.fixes.schemas import DecisionOut
+from plugin.features.fixes.service import fix_out, get_fix, transition
+from plugin.features.scripts.extraction import ExtractionResult, extract_template
+from plugin.features.scripts.service import (
     draft_from_extraction,
     get_template,
     guess_language,
     store_generation,
 )
-from plugin.sessions.service import bump_state_version, get_session, require_active
+from plugin.kernel.ai_sessions import bump_state_version, get_ai_session, require_active
+from plugin.kernel.db import Database, utcnow
+from plugin.kernel.errors import BadRequest, Conflict
+from plugin.kernel.http import Principal
+from plugin.kernel.states import FixDecision, FixStatus
+from providers.llm import LLMProvider
 
-routes = RouteTable("suggested-fixes")
+
+@dataclass(frozen=True)
+class DecisionRequest:
+    principal: Principal
+    ai_session_id: int
+    fix_id: int
+    decision: FixDecision
+    edited_script: str | None
+
+    @property
+    def edited(self) -> str | None:
+        return self.edited_script if self.edited_script and self.edited_script.strip() else None
 
 
-def _script_of(fix: SuggestedFix, edited: str | None) -> str | None:
-    return edited if edited and edited.strip() else fix.ai_drafted_script
-
-
-@routes.post(
-    "/api/v1/ai-sessions/{session_id}/suggested-fixes/{fix_id}/decision",
-    summary="Decide how to run the fix: one_off, draft_template, build_template or dismissed",
-    body=DecisionIn,
-    response=DecisionOut,
-    errors=(400, 404, 409),
-)
-async def decide(req: Req[DecisionIn, Any]) -> DecisionOut:
-    services = req.services
-    session_id, fix_id = req.path_int("session_id"), req.path_int("fix_id")
-    decision, edited = req.body.decision, req.body.edited_script
-
-    async with services.db.read() as session:
-        ai_session = await get_session(session, req.account_id, session_id)
-        require_active(ai_session)
-        fix = await get_fix(session, ai_session.id, fix_id)
-    if fix.superseded_at is not None and decision != "dismissed":
-        raise Conflict("This fix has been superseded by a newer suggestion.", code="fix_superseded")
-
-    script = _script_of(fix, edited)
-    extracted = None
-    if decision in ("one_off", "draft_template") and fix.template_id is None and not script:
+async def decide_fix(database: Database, llm: LLMProvider, ask: DecisionRequest) -> DecisionOut:
+    async with database.read() as db:
+        fix = await _live_fix(db, ask)
+    script = ask.edited or fix.ai_drafted_script
+    runs_script = ask.decision in (FixDecision.ONE_OFF, FixDecision.DRAFT_TEMPLATE)
+    if runs_script and fix.template_id is None and not script:
         raise BadRequest(
             "This fix has no script to run: write one (edited_script) or build a template.",
             code="fix_has_no_script",
         )
-    if decision == "draft_template" and script:
-        # The LLM call happens outside any transaction.
-        extracted = await extract_template(services.llm, script, guess_language(script))
-
-    async with services.db.write() as session:
-        # Checked again: the session or the fix may have moved on during extraction.
-        ai_session = await get_session(session, req.account_id, session_id, for_update=True)
-        require_active(ai_session)
-        fix = await get_fix(session, ai_session.id, fix_id)
-        if fix.superseded_at is not None and decision != "dismissed":
-            raise Conflict(
-                "This fix has been superseded by a newer suggestion.", code="fix_superseded"
-            )
-        out: dict[str, Any] = {}
-        if decision == "dismissed":
-            await transition(session, fix, target="dismissed", via="decision")
-        elif decision == "build_template":
-            out["redirect_path"] = f"/scripts/builder?from_session={session_id}&fix={fix_id}"
-        elif fix.template_id is not None and not (edited and edited.strip()):
-            template = await get_template(session, req.account_id, fix.template_id)
-            generation, rendered = await store_generation(
-                session,
-                account_id=req.account_id,
-                template=template,
-                values=dict(fix.ai_drafted_parameters or {}),
-                ai_session_id=session_id,
-                suggested_fix_id=fix.id,
-                actor=req.principal.actor,
-            )
-            out.update(rendered_script=rendered, generation_id=generation.id)
-            script = rendered
-        else:
-            out["rendered_script"] = script
+    extracted = None
+    if ask.decision == FixDecision.DRAFT_TEMPLATE and script:
+        extracted = await extract_template(llm, script, guess_language(script))
+    async with database.write() as tx:
+        fix = await _live_fix(tx, ask, for_update=True)
+        out = await _carry_out(tx, ask, fix, script)
         if extracted is not None:
-            draft = draft_from_extraction(
-                account_id=req.account_id,
-                session_id=session_id,
-                fix_id=fix.id,
-                name=fix.title,
-                language=guess_language(script),
-                script=script,
-                extracted=extracted,
-            )
-            session.add(draft)
-            await session.flush()
-            out["draft_template_id"] = draft.id
-        elif decision == "draft_template":  # a template-matched fix: nothing to extract
+            out["draft_template_id"] = await _store_draft(tx, ask, fix, out, extracted)
+        elif ask.decision == FixDecision.DRAFT_TEMPLATE:  # template-matched: nothing to extract
             out["draft_template_id"] = None
-        fix.decision = decision
+        fix.decision = ask.decision
         fix.decided_at = utcnow()
-        fix.edited_script = edited if edited and edited.strip() else fix.edited_script
-        await session.flush()
-        version = await bump_state_version(session, session_id)
+        fix.edited_script = ask.edited or fix.edited_script
+        await tx.flush()
+        version = await bump_state_version(tx, ask.ai_session_id)
         return DecisionOut(
-            decision=decision, fix=fix_out(fix, version), state_version=version, **out
+            decision=ask.decision, fix=fix_out(fix, version), state_version=version, **out
         )
+
+
+async def _live_fix(
+    db: AsyncSession, ask: DecisionRequest, *, for_update: bool = False
+) -> SuggestedFix:
+    """The fix, in an active session; a superseded one only takes a dismissal."""
+    ai_session = await get_ai_session(
+        db, ask.principal.account_id, ask.ai_session_id, for_update=for_update
+    )
+    require_active(ai_session)
+    fix = await get_fix(db, ai_session.id, ask.fix_id)
+    if fix.superseded_at is not None and ask.decision != FixDecision.DISMISSED:
+        raise Conflict("This fix has been superseded by a newer suggestion.", code="fix_superseded")
+    return fix
+
+
+async def _carry_out(
+    tx: AsyncSession, ask: DecisionRequest, fix: SuggestedFix, script: str | None
+) -> dict[str, Any]:
+    """What the decision does now, as fields of the answer."""
+    if ask.decision == FixDecision.DISMISSED:
+        await transition(tx, fix, target=FixStatus.DISMISSED, via="decision")
+        return {}
+    if ask.decision == FixDecision.BUILD_TEMPLATE:
+        return {
+            "redirect_path": f"/scripts/builder?from_session={ask.ai_session_id}&fix={ask.fix_id}"
+        }
+    if fix.template_id is not None and ask.edited is None:
+        template = await get_template(tx, ask.principal.account_id, fix.template_id)
+        generation, rendered = await store_generation(
+            tx,
+            account_id=ask.principal.account_id,
+            template=template,
+            values=dict(fix.ai_drafted_parameters or {}),
+            ai_session_id=ask.ai_session_id,
+            suggested_fix_id=fix.id,
+            actor=ask.principal.actor,
+        )
+        return {"rendered_script": rendered, "generation_id": generation.id}
+    return {"rendered_script": script}
+
+
+async def _store_draft(
+    tx: AsyncSession,
+    ask: DecisionRequest,
+    fix: SuggestedFix,
+    out: dict[str, Any],
+    extracted: ExtractionResult,
+) -> int:
+    script = out["rendered_script"]
+    draft = draft_from_extraction(
+        account_id=ask.principal.account_id,
+        session_id=ask.ai_session_id,
+        fix_id=fix.id,
+        name=fix.title,
+        language=guess_language(script),
+        script=script,
+        extracted=extracted,
+    )
+    tx.add(draft)
+    await tx.flush()
+    return draft.id

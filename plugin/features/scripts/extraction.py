@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from plugin.scripts.parameters import (
+from plugin.features.scripts.parameters import (
     LANGUAGES,
     PLACEHOLDER,
     Language,
@@ -32,8 +32,8 @@ from plugin.scripts.parameters import (
     placeholders,
     validate_parameters,
 )
-from plugin.scripts.redaction import SECRET_NAME, redact_text
-from plugin.scripts.render import PS_SINGLE_QUOTES, render_script, validate_template
+from plugin.features.scripts.render import PS_SINGLE_QUOTES, render_script, validate_template
+from plugin.kernel.redaction import SECRET_NAME, redact_text
 from providers.llm.base import LLMError, LLMProvider, LLMRequest
 
 EXTRACTION_KIND = "template_extraction"

@@ -6,16 +6,15 @@ from typing import Any
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from plugin.db import Base, JSONType, UTCDateTime, utcnow
-
-LANGUAGES = ("powershell", "bash", "cmd")
+from plugin.kernel.db import Base, JSONType, UTCDateTime, utcnow
+from plugin.kernel.states import DraftStatus, ScriptLanguage, TemplateOrigin, values
 
 
 class ScriptTemplate(Base):
     __tablename__ = "script_templates"
     __table_args__ = (
-        CheckConstraint(f"language IN {LANGUAGES!r}", name="language"),
-        CheckConstraint("origin IN ('library', 'custom', 'promoted')", name="origin"),
+        CheckConstraint(f"language IN {values(ScriptLanguage)!r}", name="language"),
+        CheckConstraint(f"origin IN {values(TemplateOrigin)!r}", name="origin"),
         UniqueConstraint("account_id", "slug"),
     )
 
@@ -28,7 +27,7 @@ class ScriptTemplate(Base):
     language: Mapped[str] = mapped_column(String(16))
     body: Mapped[str] = mapped_column(Text)
     parameters_schema: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
-    origin: Mapped[str] = mapped_column(String(16), default="custom")
+    origin: Mapped[str] = mapped_column(String(16), default=TemplateOrigin.CUSTOM)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -57,8 +56,8 @@ class ScriptGeneration(Base):
 class DraftTemplate(Base):
     __tablename__ = "draft_templates"
     __table_args__ = (
-        CheckConstraint(f"language IN {LANGUAGES!r}", name="language"),
-        CheckConstraint("status IN ('draft', 'promoted', 'discarded')", name="status"),
+        CheckConstraint(f"language IN {values(ScriptLanguage)!r}", name="language"),
+        CheckConstraint(f"status IN {values(DraftStatus)!r}", name="status"),
         Index("ix_draft_templates_account_id", "account_id"),
     )
 
@@ -78,7 +77,7 @@ class DraftTemplate(Base):
     generator: Mapped[str] = mapped_column(String(32))
     fell_back: Mapped[bool] = mapped_column(Boolean, default=False)
     fallback_reason: Mapped[str | None] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default="draft")
+    status: Mapped[str] = mapped_column(String(16), default=DraftStatus.DRAFT)
     promoted_template_id: Mapped[int | None] = mapped_column(
         ForeignKey("script_templates.id", ondelete="SET NULL")
     )

@@ -29,13 +29,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from plugin.kernel.states import ScriptLanguage, values
+
 Language = Literal["powershell", "bash", "cmd"]
-LANGUAGES: tuple[Language, ...] = ("powershell", "bash", "cmd")
+LANGUAGES: tuple[str, ...] = values(ScriptLanguage)
 ParameterType = Literal["string", "integer", "boolean", "choice"]
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
 MAX_STRING_LENGTH = 4096
-REDACTED = "[REDACTED]"  # what a redacted value or secret reads as, everywhere
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _DECIMAL = re.compile(r"-?[0-9]+")
 

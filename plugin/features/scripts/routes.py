@@ -6,13 +6,12 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from plugin.accounts.scope import get_scoped
-from plugin.errors import Conflict
-from plugin.http import Req, RouteTable
-from plugin.pagination import fetch_page
-from plugin.scripts.models import DraftTemplate, ScriptTemplate
-from plugin.scripts.schemas import (
+from plugin.features.fixes.schemas import DecisionIn, DecisionOut
+from plugin.features.scripts.decision import DecisionRequest, decide_fix
+from plugin.features.scripts.models import DraftTemplate, ScriptTemplate
+from plugin.features.scripts.schemas import (
     DraftTemplateList,
     DraftTemplateOut,
     GenerateIn,
@@ -22,7 +21,7 @@ from plugin.scripts.schemas import (
     TemplateList,
     TemplateOut,
 )
-from plugin.scripts.service import (
+from plugin.features.scripts.service import (
     checked_schema,
     draft_out,
     ensure_unique_slug,
@@ -31,8 +30,13 @@ from plugin.scripts.service import (
     store_generation,
     template_out,
 )
-from plugin.scripts.track_record import track_records
-from plugin.sessions.service import bump_state_version, get_session
+from plugin.features.scripts.track_record import track_records
+from plugin.kernel.ai_sessions import bump_state_version, get_ai_session
+from plugin.kernel.errors import Conflict
+from plugin.kernel.http import Req, RouteTable
+from plugin.kernel.pagination import fetch_page
+from plugin.kernel.states import DraftStatus, FixDecision, TemplateOrigin
+from plugin.kernel.tenancy import get_scoped
 
 routes = RouteTable("scripts")
 TEMPLATES = "/api/v1/scripts/templates"
@@ -55,11 +59,11 @@ async def list_templates(req: Req[Any, ListQuery]) -> TemplateList:
     stmt = select(ScriptTemplate).where(ScriptTemplate.account_id == req.account_id)
     if q.language:
         stmt = stmt.where(ScriptTemplate.language == q.language)
-    async with req.services.db.read() as session:
+    async with req.database.read() as db:
         rows, cursor = await fetch_page(
-            session, stmt, ScriptTemplate.id, q.cursor, q.limit, newest_first=False
+            db, stmt, ScriptTemplate.id, q.cursor, q.limit, newest_first=False
         )
-        records = await track_records(session, req.account_id, [t.id for t in rows])
+        records = await track_records(db, req.account_id, [t.id for t in rows])
     return TemplateList(
         items=[template_out(t, records.get(t.id)) for t in rows], next_cursor=cursor
     )
@@ -72,9 +76,9 @@ async def list_templates(req: Req[Any, ListQuery]) -> TemplateList:
     errors=(404,),
 )
 async def get_one_template(req: Req) -> TemplateOut:
-    async with req.services.db.read() as session:
-        template = await get_template(session, req.account_id, req.path_int("template_id"))
-        records = await track_records(session, req.account_id, [template.id])
+    async with req.database.read() as db:
+        template = await get_template(db, req.account_id, req.path_int("template_id"))
+        records = await track_records(db, req.account_id, [template.id])
     return template_out(template, records.get(template.id))
 
 
@@ -91,8 +95,8 @@ async def create_template(req: Req[TemplateIn, Any]) -> TemplateOut:
     body = req.body
     schema = checked_schema(body.body, body.language, body.parameters_schema)
     slug = body.slug or slugify(body.name)
-    async with req.services.db.write() as session:
-        await ensure_unique_slug(session, req.account_id, slug)
+    async with req.database.write() as tx:
+        await ensure_unique_slug(tx, req.account_id, slug)
         template = ScriptTemplate(
             account_id=req.account_id,
             slug=slug,
@@ -102,10 +106,10 @@ async def create_template(req: Req[TemplateIn, Any]) -> TemplateOut:
             language=body.language,
             body=body.body,
             parameters_schema=[p.model_dump() for p in schema],
-            origin="custom",
+            origin=TemplateOrigin.CUSTOM,
         )
-        session.add(template)
-        await session.flush()
+        tx.add(template)
+        await tx.flush()
         return template_out(template)
 
 
@@ -120,10 +124,10 @@ async def create_template(req: Req[TemplateIn, Any]) -> TemplateOut:
 async def update_template(req: Req[TemplateIn, Any]) -> TemplateOut:
     body = req.body
     schema = checked_schema(body.body, body.language, body.parameters_schema)
-    async with req.services.db.write() as session:
-        template = await get_template(session, req.account_id, req.path_int("template_id"))
+    async with req.database.write() as tx:
+        template = await get_template(tx, req.account_id, req.path_int("template_id"))
         slug = body.slug or template.slug
-        await ensure_unique_slug(session, req.account_id, slug, exclude_id=template.id)
+        await ensure_unique_slug(tx, req.account_id, slug, exclude_id=template.id)
         template.slug = slug
         template.name = body.name
         template.description = body.description
@@ -131,8 +135,8 @@ async def update_template(req: Req[TemplateIn, Any]) -> TemplateOut:
         template.language = body.language
         template.body = body.body
         template.parameters_schema = [p.model_dump() for p in schema]
-        await session.flush()
-        records = await track_records(session, req.account_id, [template.id])
+        await tx.flush()
+        records = await track_records(tx, req.account_id, [template.id])
         return template_out(template, records.get(template.id))
 
 
@@ -146,12 +150,12 @@ async def update_template(req: Req[TemplateIn, Any]) -> TemplateOut:
 )
 async def generate(req: Req[GenerateIn, Any]) -> GenerateOut:
     body = req.body
-    async with req.services.db.write() as session:
-        template = await get_template(session, req.account_id, body.template_id)
+    async with req.database.write() as tx:
+        template = await get_template(tx, req.account_id, body.template_id)
         if body.ai_session_id is not None:
-            await get_session(session, req.account_id, body.ai_session_id)
+            await get_ai_session(tx, req.account_id, body.ai_session_id)
         generation, rendered = await store_generation(
-            session,
+            tx,
             account_id=req.account_id,
             template=template,
             values=body.parameters,
@@ -160,7 +164,7 @@ async def generate(req: Req[GenerateIn, Any]) -> GenerateOut:
         )
         version = None
         if body.ai_session_id is not None:
-            version = await bump_state_version(session, body.ai_session_id)
+            version = await bump_state_version(tx, body.ai_session_id)
         return GenerateOut(
             generation_id=generation.id, rendered_script=rendered, state_version=version
         )
@@ -183,9 +187,9 @@ async def list_drafts(req: Req[Any, DraftQuery]) -> DraftTemplateList:
     stmt = select(DraftTemplate).where(DraftTemplate.account_id == req.account_id)
     if q.status:
         stmt = stmt.where(DraftTemplate.status == q.status)
-    async with req.services.db.read() as session:
+    async with req.database.read() as db:
         rows, cursor = await fetch_page(
-            session, stmt, DraftTemplate.id, q.cursor, q.limit, newest_first=True
+            db, stmt, DraftTemplate.id, q.cursor, q.limit, newest_first=True
         )
     return DraftTemplateList(items=[draft_out(d) for d in rows], next_cursor=cursor)
 
@@ -197,12 +201,12 @@ async def list_drafts(req: Req[Any, DraftQuery]) -> DraftTemplateList:
     errors=(404,),
 )
 async def get_draft(req: Req) -> DraftTemplateOut:
-    async with req.services.db.read() as session:
-        return draft_out(await _draft(session, req.account_id, req.path_int("draft_id")))
+    async with req.database.read() as db:
+        return draft_out(await _draft(db, req.account_id, req.path_int("draft_id")))
 
 
-async def _draft(session, account_id: int, draft_id: int) -> DraftTemplate:
-    return await get_scoped(session, DraftTemplate, draft_id, account_id, what="Draft template")
+async def _draft(db: AsyncSession, account_id: int, draft_id: int) -> DraftTemplate:
+    return await get_scoped(db, DraftTemplate, draft_id, account_id, what="Draft template")
 
 
 @routes.post(
@@ -215,14 +219,14 @@ async def _draft(session, account_id: int, draft_id: int) -> DraftTemplate:
     errors=(404, 409),
 )
 async def promote_draft(req: Req[PromoteIn, Any]) -> TemplateOut:
-    async with req.services.db.write() as session:
-        draft = await _draft(session, req.account_id, req.path_int("draft_id"))
-        if draft.status != "draft":
+    async with req.database.write() as tx:
+        draft = await _draft(tx, req.account_id, req.path_int("draft_id"))
+        if draft.status != DraftStatus.DRAFT:
             raise Conflict(f"The draft is already {draft.status}.", code="draft_not_open")
         schema = checked_schema(draft.templated_body, draft.language, draft.parameters_schema)
         name = req.body.name or draft.name
         slug = slugify(name)
-        await ensure_unique_slug(session, req.account_id, slug)
+        await ensure_unique_slug(tx, req.account_id, slug)
         template = ScriptTemplate(
             account_id=req.account_id,
             slug=slug,
@@ -232,10 +236,29 @@ async def promote_draft(req: Req[PromoteIn, Any]) -> TemplateOut:
             language=draft.language,
             body=draft.templated_body,
             parameters_schema=[p.model_dump() for p in schema],
-            origin="promoted",
+            origin=TemplateOrigin.PROMOTED,
         )
-        session.add(template)
-        await session.flush()
-        draft.status = "promoted"
+        tx.add(template)
+        await tx.flush()
+        draft.status = DraftStatus.PROMOTED
         draft.promoted_template_id = template.id
         return template_out(template)
+
+
+@routes.post(
+    "/api/v1/ai-sessions/{session_id}/suggested-fixes/{fix_id}/decision",
+    summary="Decide how to run the fix: one_off, draft_template, build_template or dismissed",
+    body=DecisionIn,
+    response=DecisionOut,
+    errors=(400, 404, 409),
+    tag="suggested-fixes",
+)
+async def decide(req: Req[DecisionIn, Any]) -> DecisionOut:
+    ask = DecisionRequest(
+        principal=req.caller,
+        ai_session_id=req.path_int("session_id"),
+        fix_id=req.path_int("fix_id"),
+        decision=FixDecision(req.body.decision),
+        edited_script=req.body.edited_script,
+    )
+    return await decide_fix(req.database, req.llm, ask)

@@ -7,8 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from plugin.http import RowId
-from plugin.scripts.parameters import ParameterSpec
+from plugin.features.scripts.parameters import ParameterSpec
+from plugin.kernel.http import RowId
 
 LanguageName = Literal["powershell", "bash", "cmd"]
 

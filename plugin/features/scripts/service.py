@@ -8,15 +8,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from plugin.accounts.scope import get_scoped
-from plugin.errors import Conflict, Unprocessable
-from plugin.scripts.extraction import ExtractionResult
-from plugin.scripts.models import DraftTemplate, ScriptGeneration, ScriptTemplate
-from plugin.scripts.parameters import ParameterErrors, ParameterSpec, parse_schema
-from plugin.scripts.redaction import redact_sensitive, redact_text
-from plugin.scripts.render import render_script, validate_template
-from plugin.scripts.schemas import DraftTemplateOut, TemplateOut, TrackRecord
-from plugin.scripts.track_record import empty_record
+from plugin.features.scripts.extraction import ExtractionResult
+from plugin.features.scripts.models import DraftTemplate, ScriptGeneration, ScriptTemplate
+from plugin.features.scripts.parameters import ParameterErrors, ParameterSpec, parse_schema
+from plugin.features.scripts.render import render_script, validate_template
+from plugin.features.scripts.schemas import DraftTemplateOut, TemplateOut, TrackRecord
+from plugin.features.scripts.track_record import empty_record
+from plugin.kernel.errors import Conflict, Unprocessable
+from plugin.kernel.redaction import redact_sensitive, redact_text
+from plugin.kernel.states import DraftStatus
+from plugin.kernel.tenancy import get_scoped
 
 _SLUG_JUNK = re.compile(r"[^a-z0-9]+")
 
@@ -77,19 +78,19 @@ def draft_out(d: DraftTemplate) -> DraftTemplateOut:
     )
 
 
-async def get_template(session: AsyncSession, account_id: int, template_id: int) -> ScriptTemplate:
-    return await get_scoped(session, ScriptTemplate, template_id, account_id, what="Template")
+async def get_template(db: AsyncSession, account_id: int, template_id: int) -> ScriptTemplate:
+    return await get_scoped(db, ScriptTemplate, template_id, account_id, what="Template")
 
 
 async def ensure_unique_slug(
-    session: AsyncSession, account_id: int, slug: str, *, exclude_id: int | None = None
+    db: AsyncSession, account_id: int, slug: str, *, exclude_id: int | None = None
 ) -> None:
     stmt = select(ScriptTemplate.id).where(
         ScriptTemplate.account_id == account_id, ScriptTemplate.slug == slug
     )
     if exclude_id is not None:
         stmt = stmt.where(ScriptTemplate.id != exclude_id)
-    if (await session.execute(stmt)).first() is not None:
+    if (await db.execute(stmt)).first() is not None:
         raise Conflict(
             f"A template with slug {slug!r} already exists.",
             code="template_exists",
@@ -119,7 +120,7 @@ def render(template: ScriptTemplate, values: dict[str, Any]) -> tuple[str, str, 
 
 
 async def store_generation(
-    session: AsyncSession,
+    tx: AsyncSession,
     *,
     account_id: int,
     template: ScriptTemplate,
@@ -138,8 +139,8 @@ async def store_generation(
         rendered_script_redacted=redacted,
         created_by=actor,
     )
-    session.add(generation)
-    await session.flush()
+    tx.add(generation)
+    await tx.flush()
     return generation, rendered
 
 
@@ -166,7 +167,7 @@ def draft_from_extraction(
         generator=extracted.generator,
         fell_back=extracted.fell_back,
         fallback_reason=extracted.reason,
-        status="draft",
+        status=DraftStatus.DRAFT,
     )
 
 
@@ -184,7 +185,7 @@ def guess_language(script: str) -> str:
 
 
 async def import_templates(
-    session: AsyncSession, account_id: int, items: list[dict[str, Any]], *, origin: str
+    tx: AsyncSession, account_id: int, items: list[dict[str, Any]], *, origin: str
 ) -> dict[str, int]:
     """Create or update templates by slug (idempotent: an unchanged import changes nothing)."""
     counts = {"created": 0, "updated": 0, "unchanged": 0}
@@ -208,14 +209,14 @@ async def import_templates(
             "parameters_schema": [p.model_dump() for p in schema],
         }
         existing = (
-            await session.execute(
+            await tx.execute(
                 select(ScriptTemplate).where(
                     ScriptTemplate.account_id == account_id, ScriptTemplate.slug == slug
                 )
             )
         ).scalar_one_or_none()
         if existing is None:
-            session.add(ScriptTemplate(account_id=account_id, slug=slug, origin=origin, **values))
+            tx.add(ScriptTemplate(account_id=account_id, slug=slug, origin=origin, **values))
             counts["created"] += 1
         elif any(getattr(existing, k) != v for k, v in values.items()):
             for key, value in values.items():
@@ -223,5 +224,5 @@ async def import_templates(
             counts["updated"] += 1
         else:
             counts["unchanged"] += 1
-    await session.flush()
+    await tx.flush()
     return counts

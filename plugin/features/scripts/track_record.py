@@ -7,16 +7,17 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from plugin.fixes.models import SuggestedFix
-from plugin.scripts.models import ScriptTemplate
+from plugin.features.fixes.models import SuggestedFix
+from plugin.features.scripts.models import ScriptTemplate
+from plugin.kernel.states import FixStatus
 from providers.llm.offline import rank_templates, words_of
 
 RECORD_KEYS = ("suggested", "applied", "worked", "failed", "partial", "pending")
 _STATUS_KEY = {
-    "applied_success": "worked",
-    "applied_failed": "failed",
-    "applied_partial": "partial",
-    "applied_pending": "pending",
+    FixStatus.APPLIED_SUCCESS: "worked",
+    FixStatus.APPLIED_FAILED: "failed",
+    FixStatus.APPLIED_PARTIAL: "partial",
+    FixStatus.APPLIED_PENDING: "pending",
 }
 MAX_TEMPLATES_IN_PROMPT = 5
 
@@ -26,7 +27,7 @@ def empty_record() -> dict[str, int]:
 
 
 async def track_records(
-    session: AsyncSession, account_id: int, template_ids: list[int] | None = None
+    db: AsyncSession, account_id: int, template_ids: list[int] | None = None
 ) -> dict[int, dict[str, int]]:
     """template id → {suggested, applied, worked, failed, partial, pending}."""
     stmt = (
@@ -43,7 +44,7 @@ async def track_records(
     if template_ids is not None:
         stmt = stmt.where(SuggestedFix.template_id.in_(template_ids))
     records: dict[int, dict[str, int]] = {}
-    for template_id, status, count, applied in (await session.execute(stmt)).all():
+    for template_id, status, count, applied in (await db.execute(stmt)).all():
         record = records.setdefault(template_id, empty_record())
         record["suggested"] += count
         record["applied"] += applied
@@ -65,7 +66,7 @@ def template_for_prompt(template: ScriptTemplate, record: dict[str, int]) -> dic
 
 
 async def matching_templates(
-    session: AsyncSession,
+    db: AsyncSession,
     account_id: int,
     conversation: str,
     *,
@@ -74,17 +75,13 @@ async def matching_templates(
     """The library templates that match the conversation, best first, with their record
     (so what worked before is preferred)."""
     templates = (
-        (
-            await session.execute(
-                select(ScriptTemplate).where(ScriptTemplate.account_id == account_id)
-            )
-        )
+        (await db.execute(select(ScriptTemplate).where(ScriptTemplate.account_id == account_id)))
         .scalars()
         .all()
     )
     if not templates:
         return []
-    records = await track_records(session, account_id)
+    records = await track_records(db, account_id)
     described = [template_for_prompt(t, records.get(t.id, empty_record())) for t in templates]
     ranked = rank_templates(described, words_of(conversation))
     return [dict(m.template) for m in ranked[:limit]]

@@ -14,12 +14,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from plugin.db import Base, UTCDateTime, utcnow
-
-WRITEBACK_KINDS = ("resolution", "escalation")
-# The outbox's stages, in order: each is persisted before the next PSA call is made.
-WRITEBACK_STAGES = ("pending", "note_posted", "status_requested", "done")
-WRITEBACK_STATES = ("in_progress", "queued", "done", "failed")
+from plugin.kernel.db import Base, UTCDateTime, utcnow
+from plugin.kernel.states import WritebackKind, WritebackStage, WritebackState, values
 
 
 class Writeback(Base):
@@ -27,9 +23,9 @@ class Writeback(Base):
 
     __tablename__ = "writebacks"
     __table_args__ = (
-        CheckConstraint(f"kind IN {WRITEBACK_KINDS!r}", name="kind"),
-        CheckConstraint(f"stage IN {WRITEBACK_STAGES!r}", name="stage"),
-        CheckConstraint(f"state IN {WRITEBACK_STATES!r}", name="state"),
+        CheckConstraint(f"kind IN {values(WritebackKind)!r}", name="kind"),
+        CheckConstraint(f"stage IN {values(WritebackStage)!r}", name="stage"),
+        CheckConstraint(f"state IN {values(WritebackState)!r}", name="state"),
         Index("ix_writebacks_state_next_attempt_at", "state", "next_attempt_at"),
         Index("ix_writebacks_session_id", "session_id"),
     )
@@ -40,8 +36,8 @@ class Writeback(Base):
     kind: Mapped[str] = mapped_column(String(16))
     ticket_id: Mapped[int | None] = mapped_column(BigInteger)
     markdown: Mapped[str] = mapped_column(Text)
-    stage: Mapped[str] = mapped_column(String(32), default="pending")
-    state: Mapped[str] = mapped_column(String(16), default="in_progress")
+    stage: Mapped[str] = mapped_column(String(32), default=WritebackStage.PENDING)
+    state: Mapped[str] = mapped_column(String(16), default=WritebackState.IN_PROGRESS)
     note_external_id: Mapped[str | None] = mapped_column(String(100))
     note_uncertain: Mapped[bool] = mapped_column(Boolean, default=False)
     target_status_id: Mapped[int | None] = mapped_column(BigInteger)

@@ -33,16 +33,3 @@ class WritebackResult(BaseModel):
     writeback_id: int | None = None
     state: str
     last_error: str | None = None
-
-
-class BoardStatus(BaseModel):
-    id: int
-    name: str
-    closed: bool
-    inactive: bool
-    default: bool
-
-
-class BoardStatuses(BaseModel):
-    items: list[BoardStatus]
-    next_cursor: str | None = None

@@ -7,8 +7,9 @@ a retry (the engineer's, or the worker's after an outage) resumes where it stopp
 
 A note whose POST failed uncertainly (the connection dropped after sending) is looked up on
 the ticket before it is posted again, so a ticket never gets the same note twice. Whoever
-runs a writeback holds its lease; `attempts`, raised by every claim, fences the writes, so
-a runner whose lease ran out (and was taken over) cannot write anything more.
+runs a writeback holds its claim on the writeback queue (kernel.queue): `attempts`, raised
+by every claim, fences the writes, so a runner whose lease ran out (and was taken over)
+cannot write anything more.
 """
 
 from __future__ import annotations
@@ -19,16 +20,24 @@ from typing import Any
 
 import structlog
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from plugin.accounts.models import Account
-from plugin.db import utcnow
-from plugin.errors import ApiError, BadGateway, Conflict, Unprocessable
-from plugin.scripts.redaction import redact_text
-from plugin.services import Services
-from plugin.sessions.models import AISession
-from plugin.sessions.service import bump_state_version, get_session, require_active
-from plugin.writeback.models import Writeback
-from plugin.writeback.schemas import NoteRef, StatusRef, WritebackResult
+from plugin.features.writeback.models import Writeback
+from plugin.features.writeback.outcomes import KINDS, status_not_applied, writeback_result
+from plugin.features.writeback.schemas import WritebackResult
+from plugin.kernel.ai_sessions import (
+    AISession,
+    bump_state_version,
+    get_ai_session,
+    require_active,
+)
+from plugin.kernel.db import Database, utcnow
+from plugin.kernel.errors import ApiError, BadGateway, Conflict, Unprocessable
+from plugin.kernel.psa import PSAConnections, has_psa
+from plugin.kernel.queue import Claim, LeasedQueue, exponential_backoff
+from plugin.kernel.redaction import redact_text
+from plugin.kernel.states import SessionStatus, WritebackKind, WritebackStage, WritebackState
+from plugin.kernel.tenancy import Account, get_account
 from providers.psa import (
     NoteKind,
     PSAError,
@@ -42,24 +51,19 @@ log = structlog.get_logger("fixpilot.writeback")
 
 LEASE = timedelta(seconds=300)  # above the PSA client's worst case of retries
 MAX_ATTEMPTS = 8
-KINDS = {
-    "resolution": ("resolved", NoteKind.RESOLUTION, "cw_resolved_status_id", "resolved"),
-    "escalation": ("escalated", NoteKind.INTERNAL, "cw_escalated_status_id", "escalated"),
-}
-
-
-def backoff(attempts: int) -> timedelta:
-    return timedelta(seconds=min(600, 5 * 2 ** max(0, attempts - 1)))
-
-
-def target_status(preferences: dict[str, Any], kind: str, board_id: int | None) -> int | None:
-    """Per-board override first, then the account-wide preference."""
-    _, _, account_key, board_key = KINDS[kind]
-    override = (preferences.get("board_overrides") or {}).get(str(board_id)) or {}
-    if board_id is not None and override.get(board_key):
-        return int(override[board_key])
-    value = preferences.get(account_key)
-    return int(value) if value else None
+WRITEBACK_QUEUE = LeasedQueue(
+    table=Writeback,
+    state=Writeback.state,
+    ready=WritebackState.QUEUED,
+    running=WritebackState.IN_PROGRESS,
+    dead=WritebackState.FAILED,
+    lease=LEASE,
+    backoff=exponential_backoff(timedelta(seconds=5), timedelta(seconds=600)),
+    max_attempts=MAX_ATTEMPTS,
+    # A runner that lost its lease may have posted the note before it stopped: look for it
+    # on the ticket before posting again.
+    takeover_values={"note_uncertain": True},
+)
 
 
 @dataclass
@@ -71,12 +75,12 @@ class Step:
 
 
 class PSAWritebackService:
-    def __init__(self, services: Services) -> None:
-        self.services = services
-        self.db = services.db
+    def __init__(self, database: Database, psa: PSAConnections) -> None:
+        self.database = database
+        self.psa = psa
 
     async def post(
-        self, account_id: int, session_id: int, kind: str, markdown: str, actor: str
+        self, account_id: int, ai_session_id: int, kind: WritebackKind, markdown: str, actor: str
     ) -> WritebackResult:
         """Start (or resume) the session's writeback of this kind and run it now."""
         markdown = redact_text(markdown.strip())
@@ -84,64 +88,86 @@ class PSAWritebackService:
             raise Unprocessable(
                 "The document is empty.", details={"fields": {"markdown": "must not be blank"}}
             )
-        async with self.db.write() as session:
-            ai_session = await get_session(session, account_id, session_id, for_update=True)
+        async with self.database.write() as tx:
+            ai_session = await get_ai_session(tx, account_id, ai_session_id, for_update=True)
             require_active(ai_session)
-            account = await session.get(Account, account_id)
-            if ai_session.psa_ticket_id is None or not psa_connected(account):
-                return await self._local(session, ai_session, kind, markdown, actor)
-            writeback = await self._open_writeback(session, ai_session)
-            if writeback is not None and writeback.kind != kind:
-                raise Conflict(
-                    f"The {writeback.kind} of this session is still being written to the "
-                    "ticket; finish or retry that first.",
-                    code="writeback_in_progress",
-                    details={"writeback_id": writeback.id, "kind": writeback.kind},
-                )
-            if writeback is None:
-                writeback = Writeback(
-                    account_id=account_id,
-                    session_id=ai_session.id,
-                    kind=kind,
-                    ticket_id=ai_session.psa_ticket_id,
-                    markdown=markdown,
-                    created_by=actor,
-                    attempts=0,
-                )
-                session.add(writeback)
-            elif writeback.lease_until and writeback.lease_until > utcnow():
-                raise Conflict(
-                    "This document is being written to the ticket right now.",
-                    code="writeback_in_progress",
-                    details={"writeback_id": writeback.id},
-                )
-            elif writeback.state == "in_progress":
-                writeback.note_uncertain = True  # its runner died: it may have posted
-            elif writeback.stage == "pending" and not writeback.note_uncertain:
-                writeback.markdown = markdown  # nothing posted yet: the latest edit wins
-            writeback.state = "in_progress"
-            writeback.lease_until = utcnow() + LEASE
-            writeback.attempts += 1  # the claim: fences any earlier runner
-            await session.flush()
+            account = await get_account(tx, account_id)
+            if ai_session.psa_ticket_id is None or not has_psa(account):
+                return await self._local(tx, ai_session, kind, markdown, actor)
+            writeback = await self._claim_for_engineer(tx, ai_session, kind, markdown, actor)
             writeback_id = writeback.id
         step = await self.run(writeback_id)
         if step.error is not None:
             raise step.error
         return step.result
 
-    async def _open_writeback(self, session, ai_session: AISession) -> Writeback | None:
+    async def _claim_for_engineer(
+        self,
+        tx: AsyncSession,
+        ai_session: AISession,
+        kind: WritebackKind,
+        markdown: str,
+        actor: str,
+    ) -> Writeback:
+        """The session's open writeback (created if there is none), claimed for this run."""
+        writeback = await self._open_writeback(tx, ai_session)
+        if writeback is not None and writeback.kind != kind:
+            raise Conflict(
+                f"The {writeback.kind} of this session is still being written to the "
+                "ticket; finish or retry that first.",
+                code="writeback_in_progress",
+                details={"writeback_id": writeback.id, "kind": writeback.kind},
+            )
+        if writeback is None:
+            writeback = Writeback(
+                account_id=ai_session.account_id,
+                session_id=ai_session.id,
+                kind=kind,
+                ticket_id=ai_session.psa_ticket_id,
+                markdown=markdown,
+                created_by=actor,
+                attempts=0,
+            )
+            tx.add(writeback)
+        elif writeback.lease_until and writeback.lease_until > utcnow():
+            raise Conflict(
+                "This document is being written to the ticket right now.",
+                code="writeback_in_progress",
+                details={"writeback_id": writeback.id},
+            )
+        elif writeback.state == WritebackState.IN_PROGRESS:
+            writeback.note_uncertain = True  # its runner died: it may have posted
+        elif writeback.stage == WritebackStage.PENDING and not writeback.note_uncertain:
+            writeback.markdown = markdown  # nothing posted yet: the latest edit wins
+        writeback.state = WritebackState.IN_PROGRESS
+        writeback.lease_until = utcnow() + LEASE
+        writeback.attempts += 1  # the claim: fences any earlier runner
+        await tx.flush()
+        return writeback
+
+    async def _open_writeback(self, db: AsyncSession, ai_session: AISession) -> Writeback | None:
         """The session's unfinished writeback (one at a time: a ticket gets one verdict)."""
         return (
-            await session.execute(
+            await db.execute(
                 select(Writeback)
-                .where(Writeback.session_id == ai_session.id, Writeback.state != "done")
+                .where(
+                    Writeback.session_id == ai_session.id,
+                    Writeback.state != WritebackState.DONE,
+                )
                 .order_by(Writeback.id.desc())
                 .limit(1)
             )
         ).scalar_one_or_none()
 
-    async def _local(self, session, ai_session: AISession, kind: str, markdown: str, actor: str):
-        outcome = KINDS[kind][0] + "_local"
+    async def _local(
+        self,
+        tx: AsyncSession,
+        ai_session: AISession,
+        kind: WritebackKind,
+        markdown: str,
+        actor: str,
+    ) -> WritebackResult:
+        outcome = KINDS[kind].closes_locally_as
         now = utcnow()
         reason = (
             "The session is not linked to a PSA ticket."
@@ -153,38 +179,38 @@ class PSAWritebackService:
             session_id=ai_session.id,
             kind=kind,
             markdown=markdown,
-            stage="done",
-            state="done",
+            stage=WritebackStage.DONE,
+            state=WritebackState.DONE,
             skipped_reason=reason,
             created_by=actor,
             completed_at=now,
         )
-        session.add(writeback)
+        tx.add(writeback)
         ai_session.status = outcome
         ai_session.closed_at = now
-        await session.flush()
-        await bump_state_version(session, ai_session.id)
+        await tx.flush()
+        await bump_state_version(tx, ai_session.id)
         return WritebackResult(
             outcome=outcome,
             note=None,
             status=None,
             status_transition_skipped_reason=reason,
             writeback_id=writeback.id,
-            state="done",
+            state=WritebackState.DONE,
         )
 
     async def run(self, writeback_id: int) -> Step:
-        """Advance one writeback as far as the PSA lets it; the caller holds its lease."""
-        async with self.db.read() as session:
-            writeback = await session.get(Writeback, writeback_id)
-            account = await session.get(Account, writeback.account_id)
-        psa = self.services.psa.for_account(account)
+        """Advance one writeback as far as the PSA lets it; the caller holds its claim."""
+        async with self.database.read() as db:
+            writeback = await db.get(Writeback, writeback_id)
+            account = await get_account(db, writeback.account_id)
+        psa = self.psa.for_account(account)
         try:
             return await self._advance(writeback, account, psa)
         except LeaseLost:
             log.warning("writeback_lease_lost", writeback_id=writeback.id)
             return Step(
-                self._result(writeback, "queued"),
+                writeback_result(writeback, WritebackState.QUEUED),
                 error=Conflict(
                     "This writeback was taken over by another worker; reload the session.",
                     code="writeback_in_progress",
@@ -194,7 +220,7 @@ class PSAWritebackService:
         except (PSAUnavailable, PSARateLimited) as exc:
             return await self._defer(writeback, exc)
         except PSAStatusVerificationError as exc:
-            return await self._fail(writeback, exc, _status_not_applied(exc, writeback.id))
+            return await self._fail(writeback, exc, status_not_applied(exc, writeback.id))
         except PSAError as exc:
             return await self._fail(
                 writeback,
@@ -207,67 +233,72 @@ class PSAWritebackService:
             )
 
     async def _advance(self, writeback: Writeback, account: Account, psa: PSAProvider) -> Step:
-        outcome, note_kind, _, _ = KINDS[writeback.kind]
-        if writeback.stage == "pending":
-            note = None
-            if writeback.note_uncertain:
-                note = await psa.find_note(writeback.ticket_id, writeback.markdown, note_kind)
-            if note is None:
-                try:
-                    note = await psa.add_note(writeback.ticket_id, writeback.markdown, note_kind)
-                except PSAUnavailable as exc:
-                    if exc.uncertain:
-                        await self._save(writeback, note_uncertain=True)
-                    raise
-            await self._save(writeback, stage="note_posted", note_external_id=str(note.id))
-
-        if writeback.stage in ("note_posted", "status_requested"):
+        spec = KINDS[WritebackKind(writeback.kind)]
+        if writeback.stage == WritebackStage.PENDING:
+            await self._post_note(writeback, psa, spec.note)
+        if writeback.stage in (WritebackStage.NOTE_POSTED, WritebackStage.STATUS_REQUESTED):
             # Requesting again on resume is harmless and picks up a corrected target.
             ticket = await psa.get_ticket(writeback.ticket_id)
-            target = target_status(account.preferences or {}, writeback.kind, ticket.board_id)
+            target = account.prefs.status_target(spec.status_role, ticket.board_id)
             if target is None:
                 board = ticket.board_name or ticket.board_id
                 reason = (
-                    f"No {outcome} status is configured for board {board}; "
+                    f"No {spec.closes_as} status is configured for board {board}; "
                     "an admin can set one in the settings."
                 )
-                return await self._finish(writeback, outcome, skipped_reason=reason)
+                return await self._finish(writeback, spec.closes_as, skipped_reason=reason)
             await psa.set_status(writeback.ticket_id, target)
-            await self._save(writeback, stage="status_requested", target_status_id=target)
+            await self._save(
+                writeback, stage=WritebackStage.STATUS_REQUESTED, target_status_id=target
+            )
             ticket = await psa.verify_status(writeback.ticket_id, writeback.target_status_id)
             return await self._finish(
                 writeback,
-                outcome,
+                spec.closes_as,
                 verified_status_id=ticket.status_id,
                 verified_status_name=ticket.status_name,
             )
-        return Step(self._result(writeback, outcome))
+        return Step(writeback_result(writeback, spec.closes_as))
+
+    async def _post_note(self, writeback: Writeback, psa: PSAProvider, kind: NoteKind) -> None:
+        note = None
+        if writeback.note_uncertain:
+            note = await psa.find_note(writeback.ticket_id, writeback.markdown, kind)
+        if note is None:
+            try:
+                note = await psa.add_note(writeback.ticket_id, writeback.markdown, kind)
+            except PSAUnavailable as exc:
+                if exc.uncertain:
+                    await self._save(writeback, note_uncertain=True)
+                raise
+        await self._save(writeback, stage=WritebackStage.NOTE_POSTED, note_external_id=str(note.id))
+
+    def _fence(self, writeback: Writeback):
+        return WRITEBACK_QUEUE.fence(Claim(writeback.id, writeback.attempts))
 
     async def _save(self, writeback: Writeback, **values: Any) -> None:
         """Record progress, renewing the lease, only while this runner still holds it."""
         now = utcnow()
         values.setdefault("lease_until", now + LEASE)
         values["updated_at"] = now
-        async with self.db.write() as session:
-            result = await session.execute(
-                update(Writeback)
-                .where(Writeback.id == writeback.id, Writeback.attempts == writeback.attempts)
-                .values(**values)
+        async with self.database.write() as tx:
+            result = await tx.execute(
+                update(Writeback).where(self._fence(writeback)).values(**values)
             )
         if result.rowcount != 1:
             raise LeaseLost()
         for key, value in values.items():
             setattr(writeback, key, value)
 
-    async def _finish(self, writeback: Writeback, outcome: str, **values: Any) -> Step:
+    async def _finish(self, writeback: Writeback, outcome: SessionStatus, **values: Any) -> Step:
         now = utcnow()
-        async with self.db.write() as session:
-            result = await session.execute(
+        async with self.database.write() as tx:
+            result = await tx.execute(
                 update(Writeback)
-                .where(Writeback.id == writeback.id, Writeback.attempts == writeback.attempts)
+                .where(self._fence(writeback))
                 .values(
-                    stage="done",
-                    state="done",
+                    stage=WritebackStage.DONE,
+                    state=WritebackState.DONE,
                     completed_at=now,
                     lease_until=None,
                     last_error=None,
@@ -277,17 +308,21 @@ class PSAWritebackService:
             )
             if result.rowcount != 1:
                 raise LeaseLost()
-            await session.execute(
+            await tx.execute(
                 update(AISession)
-                .where(AISession.id == writeback.session_id, AISession.status == "active")
+                .where(
+                    AISession.id == writeback.session_id,
+                    AISession.status == SessionStatus.ACTIVE,
+                )
                 .values(status=outcome, closed_at=now)
             )
-            await bump_state_version(session, writeback.session_id)
+            await bump_state_version(tx, writeback.session_id)
         for key, value in values.items():
             setattr(writeback, key, value)
-        writeback.stage = writeback.state = "done"
+        writeback.stage = WritebackStage.DONE
+        writeback.state = WritebackState.DONE
         log.info("writeback_done", writeback_id=writeback.id, kind=writeback.kind, outcome=outcome)
-        return Step(self._result(writeback, outcome))
+        return Step(writeback_result(writeback, outcome))
 
     async def _defer(self, writeback: Writeback, exc: PSAError) -> Step:
         attempts = writeback.attempts
@@ -302,12 +337,12 @@ class PSAWritebackService:
                     details={"writeback_id": writeback.id},
                 ),
             )
-        wait = backoff(attempts)
+        wait = WRITEBACK_QUEUE.backoff(attempts)
         if isinstance(exc, PSARateLimited) and exc.retry_after:
             wait = max(wait, timedelta(seconds=exc.retry_after))
         await self._save(
             writeback,
-            state="queued",
+            state=WritebackState.QUEUED,
             lease_until=None,
             next_attempt_at=utcnow() + wait,
             last_error=exc.message,
@@ -315,73 +350,15 @@ class PSAWritebackService:
         log.warning(
             "writeback_queued", writeback_id=writeback.id, attempts=attempts, error=exc.message
         )
-        return Step(self._result(writeback, "queued"))
+        return Step(writeback_result(writeback, WritebackState.QUEUED))
 
     async def _fail(self, writeback: Writeback, exc: PSAError, error: ApiError) -> Step:
-        await self._save(writeback, state="failed", lease_until=None, last_error=exc.message)
-        log.warning("writeback_failed", writeback_id=writeback.id, error=exc.message)
-        return Step(self._result(writeback, "queued"), error=error)
-
-    async def give_back(self, writeback_id: int, attempts: int, error: str) -> None:
-        """An unexpected failure while running: queue it again with backoff (or give up),
-        so the error is recorded and visible instead of the row sitting in progress."""
-        state = "failed" if attempts >= MAX_ATTEMPTS else "queued"
-        async with self.db.write() as session:
-            await session.execute(
-                update(Writeback)
-                .where(Writeback.id == writeback_id, Writeback.attempts == attempts)
-                .values(
-                    state=state,
-                    lease_until=None,
-                    next_attempt_at=utcnow() + backoff(attempts),
-                    last_error=error,
-                    updated_at=utcnow(),
-                )
-            )
-
-    def _result(self, writeback: Writeback, outcome: str) -> WritebackResult:
-        status = None
-        if writeback.verified_status_id is not None:
-            status = StatusRef(
-                id=writeback.verified_status_id,
-                name=writeback.verified_status_name,
-                verified=True,
-            )
-        return WritebackResult(
-            outcome=outcome,  # type: ignore[arg-type]
-            note=NoteRef(external_id=writeback.note_external_id)
-            if writeback.note_external_id
-            else None,
-            status=status,
-            status_transition_skipped_reason=writeback.skipped_reason,
-            writeback_id=writeback.id,
-            state=writeback.state,
-            last_error=writeback.last_error,
+        await self._save(
+            writeback, state=WritebackState.FAILED, lease_until=None, last_error=exc.message
         )
+        log.warning("writeback_failed", writeback_id=writeback.id, error=exc.message)
+        return Step(writeback_result(writeback, WritebackState.QUEUED), error=error)
 
 
 class LeaseLost(Exception):
     """Another runner claimed this writeback after our lease ran out."""
-
-
-def psa_connected(account: Account) -> bool:
-    return account.psa_provider == "connectwise" and bool(account.cw_api_url)
-
-
-def _status_not_applied(exc: PSAStatusVerificationError, writeback_id: int) -> BadGateway:
-    def describe(status) -> dict[str, Any] | None:
-        if status is None:
-            return None
-        if isinstance(status, int):
-            return {"id": status, "name": None}
-        return {"id": status.id, "name": status.name}
-
-    return BadGateway(
-        "ConnectWise accepted the status change but the ticket shows another status.",
-        code="status_not_applied",
-        details={
-            "expected": describe(exc.expected),
-            "actual": describe(exc.actual),
-            "writeback_id": writeback_id,
-        },
-    )

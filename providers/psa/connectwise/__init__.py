@@ -11,7 +11,7 @@ from providers.psa.connectwise.callbacks import (
     signing_key_digest,
     verify_signature,
 )
-from providers.psa.connectwise.config import ConnectWiseConfig
+from providers.psa.connectwise.config import ConnectWiseConfig, ConnectWiseConnection
 from providers.psa.connectwise.mapping import ticket_from_cw
 from providers.psa.connectwise.provider import ConnectWiseProvider
 
@@ -20,6 +20,7 @@ __all__ = [
     "CallbackEnvelope",
     "CallbackParseError",
     "ConnectWiseConfig",
+    "ConnectWiseConnection",
     "ConnectWiseProvider",
     "compute_signature",
     "dedupe_key",

@@ -12,36 +12,14 @@ import base64
 import hashlib
 import hmac
 import json
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
+
+from providers.psa.base import CallbackEnvelope, CallbackParseError
 
 SIGNATURE_HEADER = "x-content-signature"
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-class CallbackParseError(ValueError):
-    """The body is not a ConnectWise callback. `message` is safe to show."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
-
-
-@dataclass(frozen=True)
-class CallbackEnvelope:
-    record_id: int | None
-    action: str  # lowercased: "added", "updated", "deleted"
-    type: str  # lowercased: "ticket", "company", ...
-    entity: dict[str, Any] | None
-    key_url: str | None
-    message_id: str | None = None
-    from_url: str | None = None
-    company_id: str | None = None
-    member_id: str | None = None
-    product_instance_id: str | None = None
-    partner_id: str | None = None
 
 
 def parse_callback(raw: bytes) -> CallbackEnvelope:

@@ -8,6 +8,8 @@ from dataclasses import dataclass, fields
 from typing import Any
 from urllib.parse import urlsplit
 
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
 # Pin the REST model version so ConnectWise upgrades don't change response shapes under us.
 ACCEPT_HEADER = "application/vnd.connectwise.com+json; version=2025.1"
 
@@ -62,6 +64,31 @@ class ConnectWiseConfig:
             for f in fields(self)
         )
         return f"ConnectWiseConfig({shown})"
+
+
+class ConnectWiseConnection(BaseModel):
+    """One account's ConnectWise connection, as stored with the account."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    api_url: str = Field(
+        description="The full API base URL, e.g. "
+        "https://api-na.myconnectwise.net/v4_6_release/apis/3.0/"
+    )
+    company_id: str = Field(min_length=1, max_length=100)
+    public_key: str = Field(min_length=1, max_length=200)
+    private_key: SecretStr = Field(min_length=1, max_length=500)
+    client_id: str = Field("", max_length=100)
+    # The identifier ConnectWise records in `_info.updatedBy` for this integration's writes.
+    api_member_id: str | None = Field(None, max_length=100)
+
+    @field_validator("api_url")
+    @classmethod
+    def _absolute_http(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an absolute http:// or https:// URL")
+        return value
 
 
 def basic_authorization(company_id: str, username: str, secret: str) -> str:

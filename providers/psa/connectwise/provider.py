@@ -1,29 +1,26 @@
-"""ConnectWise PSA provider: the `PSAProvider` interface plus the set-up calls that the
-install and doctor commands need (callbacks, hosted pods, signing keys)."""
+"""ConnectWise PSA provider: tickets, boards, statuses and notes, with the capabilities
+ConnectWise has declared beside them (signed callbacks, the hosted pod, set-up)."""
 
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import aiohttp
 
 from providers.psa.base import (
-    MemberIdentity,
+    Board,
     NoteKind,
-    PSAAuthError,
     PSAError,
     PSANote,
     PSANotFound,
     PSAPermissionError,
     PSAStatusVerificationError,
-    PSAValidationError,
     Ticket,
     TicketStatus,
 )
-from providers.psa.connectwise.callbacks import key_url_allowed
 from providers.psa.connectwise.client import ConnectWiseClient
-from providers.psa.connectwise.config import ConnectWiseConfig, basic_authorization
+from providers.psa.connectwise.config import ConnectWiseConfig
+from providers.psa.connectwise.hosted_pod import ConnectWiseHostedPod
 from providers.psa.connectwise.mapping import (
     normalise_note_text,
     note_body,
@@ -31,6 +28,8 @@ from providers.psa.connectwise.mapping import (
     status_from_cw,
     ticket_from_cw,
 )
+from providers.psa.connectwise.setup import ConnectWiseSetup
+from providers.psa.connectwise.signed_callbacks import ConnectWiseCallbacks
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +40,9 @@ class ConnectWiseProvider:
     def __init__(self, config: ConnectWiseConfig, *, session: aiohttp.ClientSession | None = None):
         self.config = config
         self._client = ConnectWiseClient(config, session=session)
+        self.callbacks = ConnectWiseCallbacks(config, self._client)
+        self.pod = ConnectWiseHostedPod(config, self._client)
+        self.setup = ConnectWiseSetup(config, self._client)
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -131,131 +133,9 @@ class ConnectWiseProvider:
                 )
         return None
 
-    # --- members and echoes ---------------------------------------------------------------
-
-    async def verify_member(self, member_id: str, member_hash: str) -> MemberIdentity:
-        member_id = (member_id or "").strip()
-        if not member_id or not member_hash or ":" in member_id:
-            raise PSAAuthError("member id and member hash are required")
-        authorization = basic_authorization(self.config.company_id, member_id, member_hash)
-        response = await self._client.request(
-            "GET", "system/myMembers/info", authorization=authorization
-        )
-        info = response.data if isinstance(response.data, dict) else {}
-        identifier = str(info.get("identifier") or info.get("memberIdentifier") or "")
-        if identifier.lower() != member_id.lower():
-            raise PSAAuthError("ConnectWise did not confirm this member", status=response.status)
-        name = info.get("name") or " ".join(
-            part for part in (info.get("firstName"), info.get("lastName")) if part
-        )
-        email = info.get("officeEmail") or info.get("primaryEmail") or info.get("email")
-        return MemberIdentity(member_id=identifier, name=name or None, email=email or None)
-
-    def is_own_echo(self, entity: dict[str, Any]) -> bool:
-        info = entity.get("_info") if isinstance(entity, dict) else None
-        updated_by = info.get("updatedBy") if isinstance(info, dict) else None
-        if not isinstance(updated_by, str) or not updated_by.strip():
-            return False
-        own = {self.config.public_key.lower()}
-        if self.config.api_member_id:
-            own.add(self.config.api_member_id.lower())
-        return updated_by.strip().lower() in own
-
-    # --- set-up: callbacks, hosted pods, signing keys, site -------------------------------
-
-    async def list_callbacks(self) -> list[dict[str, Any]]:
-        return await self._client.paginate("system/callbacks")
-
-    async def create_callback(
-        self, url: str, type: str, level: str, object_id: int, description: str
-    ) -> dict[str, Any]:
-        """Register a callback; an identical registration that already exists is returned."""
-        body = {
-            "url": url,
-            "type": type,
-            "level": level,
-            "objectId": int(object_id),
-            "description": description,
-            "inactiveFlag": False,
-        }
-        try:
-            response = await self._client.request("POST", "system/callbacks", json_body=body)
-        except PSAValidationError as exc:
-            if exc.code != "ObjectExists":
-                raise
-            existing = _matching_callback(await self.list_callbacks(), body)
-            if existing is None:
-                raise
-            return existing
-        return response.data
-
-    async def update_callback(self, callback_id: int, *, inactive: bool = False) -> dict[str, Any]:
-        patch = [{"op": "replace", "path": "inactiveFlag", "value": bool(inactive)}]
-        response = await self._client.request(
-            "PATCH", f"system/callbacks/{int(callback_id)}", json_body=patch
-        )
-        return response.data
-
-    async def list_hosted_setups(self) -> list[dict[str, Any]]:
-        return await self._client.paginate("system/connectwisehostedsetups")
-
-    async def create_hosted_setup(
-        self,
-        *,
-        description: str,
-        screen_id: int,
-        url: str,
-        origin: str,
-        type: str = "Pod",
-        pod_height: int | None = None,
-        extra: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "description": description,
-            "screenId": int(screen_id),
-            "url": url,
-            "origin": origin,
-            "type": type,
-            **({"podHeight": int(pod_height)} if pod_height is not None else {}),
-            **(extra or {}),
-        }
-        response = await self._client.request(
-            "POST", "system/connectwisehostedsetups", json_body=body
-        )
-        return response.data
-
-    async def get_signing_key(self, key_url: str) -> str:
-        """Fetch a callback signing key. Refuses any URL off the account's API host."""
-        if not key_url_allowed(key_url, self.config.api_url):
-            raise PSAValidationError("callback key_url is not on this account's ConnectWise host")
-        response = await self._client.request("GET", key_url)
-        data = response.data if isinstance(response.data, dict) else {}
-        key = {k.lower(): v for k, v in data.items()}.get("signing_key")
-        if not isinstance(key, str) or not key:
-            raise PSAError("ConnectWise returned no signing key")
-        return key
-
-    async def list_boards(self) -> list[dict[str, Any]]:
-        return await self._client.paginate("service/boards")
-
-    async def company_info(self) -> dict[str, Any]:
-        """`GET {site}/login/companyinfo/{companyId}`: the site's codebase and version."""
-        url = f"{self.config.site_url}/login/companyinfo/{self.config.company_id}"
-        response = await self._client.request("GET", url)
-        return response.data if isinstance(response.data, dict) else {}
-
-
-def _matching_callback(callbacks: list[dict[str, Any]], wanted: dict[str, Any]) -> dict | None:
-    def key(cb: dict[str, Any]) -> tuple[str, str, str, int | None]:
-        object_id = cb.get("objectId")
-        return (
-            str(cb.get("url") or ""),
-            str(cb.get("type") or "").lower(),
-            str(cb.get("level") or "").lower(),
-            int(object_id) if object_id is not None else None,
-        )
-
-    return next((cb for cb in callbacks if key(cb) == key(wanted)), None)
+    async def list_boards(self) -> list[Board]:
+        items = await self._client.paginate("service/boards")
+        return [Board(id=int(b["id"]), name=str(b.get("name") or "")) for b in items if "id" in b]
 
 
 def _describe(status: TicketStatus) -> str:

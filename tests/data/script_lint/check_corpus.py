@@ -122,7 +122,12 @@ def check_routine(records, errors):
 def table(title, counter, rows, cols):
     width = max([len(r) for r in rows] + [len(title)])
     colw = [max(len(c), 5) for c in cols]
-    print(title.ljust(width) + "  " + "  ".join(c.rjust(w) for c, w in zip(cols, colw, strict=True)) + "  total")
+    print(
+        title.ljust(width)
+        + "  "
+        + "  ".join(c.rjust(w) for c, w in zip(cols, colw, strict=True))
+        + "  total"
+    )
     for r in rows:
         vals = [counter.get((r, c), 0) for c in cols]
         print(

@@ -1,0 +1,131 @@
+"""`fixpilot accounts add|list|show`: MSP accounts and their PSA connections."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import select
+
+from plugin.cli.common import CommandError, run_async
+from plugin.features.accounts.service import describe_account, ensure_default_account
+from plugin.kernel.db import Database
+from plugin.kernel.psa import set_psa_connection
+from plugin.kernel.settings import Settings
+from plugin.kernel.tenancy import Account, get_account_by_slug
+from providers.psa import LOCAL, PSA_VENDORS
+
+
+def add_commands(sub) -> None:
+    accounts = sub.add_parser("accounts", help="MSP accounts (tenants)").add_subparsers(
+        title="accounts"
+    )
+    p = accounts.add_parser("add", help="add an account with its PSA connection")
+    p.add_argument("slug")
+    p.add_argument("--name")
+    p.add_argument(
+        "--psa",
+        choices=sorted(PSA_VENDORS),
+        help="the PSA (default: connectwise with --cw-* options, else local)",
+    )
+    p.add_argument("--psa-config", help="the PSA connection as JSON (the vendor's fields)")
+    p.add_argument("--cw-url")
+    p.add_argument("--cw-company-id")
+    p.add_argument("--cw-public-key")
+    p.add_argument("--cw-private-key", help="or set FIXPILOT_NEW_CW_PRIVATE_KEY")
+    p.add_argument("--cw-client-id")
+    p.add_argument("--cw-api-member-id")
+    p.set_defaults(run=add)
+    p = accounts.add_parser("list", help="list accounts")
+    p.set_defaults(run=list_accounts)
+    p = accounts.add_parser("show", help="show one account (secrets masked)")
+    p.add_argument("slug")
+    p.set_defaults(run=show)
+
+
+def _connectwise_fields(args: argparse.Namespace) -> dict[str, Any]:
+    private_key = args.cw_private_key or os.environ.get("FIXPILOT_NEW_CW_PRIVATE_KEY")
+    cw = [args.cw_url, args.cw_company_id, args.cw_public_key, private_key]
+    if any(cw) and not all(cw):
+        raise CommandError(
+            "a ConnectWise connection needs --cw-url, --cw-company-id, --cw-public-key and "
+            "--cw-private-key together",
+            exit_code=2,
+        )
+    if not any(cw):
+        return {}
+    fields = {
+        "api_url": args.cw_url,
+        "company_id": args.cw_company_id,
+        "public_key": args.cw_public_key,
+        "private_key": private_key,
+        "client_id": args.cw_client_id or "",
+        "api_member_id": args.cw_api_member_id,
+    }
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+def _connection(args: argparse.Namespace) -> tuple[str, BaseModel | None]:
+    """The PSA named on the command line and its validated connection."""
+    fields = _connectwise_fields(args)
+    if args.psa_config:
+        try:
+            fields.update(json.loads(args.psa_config))
+        except ValueError as exc:
+            raise CommandError(f"--psa-config is not JSON: {exc}", exit_code=2) from None
+    provider = args.psa or ("connectwise" if fields else LOCAL)
+    if provider == LOCAL:
+        return LOCAL, None
+    try:
+        return provider, PSA_VENDORS[provider].connection.model_validate(fields)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or "connection"
+        option = f"--cw-{field.replace('_', '-')}" if provider == "connectwise" else field
+        message = err["msg"].removeprefix("Value error, ")
+        raise CommandError(f"{option} {message}", exit_code=2) from None
+
+
+def add(settings: Settings, args: argparse.Namespace) -> int:
+    provider, connection = _connection(args)
+
+    async def go(database: Database) -> dict:
+        async with database.write() as tx:
+            if await get_account_by_slug(tx, args.slug) is not None:
+                raise CommandError(f"account {args.slug!r} already exists")
+            account = Account(slug=args.slug, name=args.name or args.slug, preferences={})
+            set_psa_connection(account, provider, connection)
+            tx.add(account)
+            await tx.flush()
+            return describe_account(account)
+
+    print(json.dumps(run_async(settings, go), indent=2))
+    return 0
+
+
+def list_accounts(settings: Settings, args: argparse.Namespace) -> int:
+    async def go(database: Database) -> list[dict]:
+        await ensure_default_account(database, settings)
+        async with database.read() as db:
+            accounts = (await db.execute(select(Account).order_by(Account.id))).scalars()
+            return [describe_account(a) for a in accounts]
+
+    for row in run_async(settings, go):
+        print(json.dumps(row))
+    return 0
+
+
+def show(settings: Settings, args: argparse.Namespace) -> int:
+    async def go(database: Database) -> dict:
+        await ensure_default_account(database, settings)
+        async with database.read() as db:
+            account = await get_account_by_slug(db, args.slug)
+            if account is None:
+                raise CommandError(f"no account {args.slug!r}")
+            return describe_account(account)
+
+    print(json.dumps(run_async(settings, go), indent=2))
+    return 0

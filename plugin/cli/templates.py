@@ -1,0 +1,51 @@
+"""`fixpilot templates import`: load a JSON list of script templates (idempotent)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from plugin.cli.common import CommandError, run_async
+from plugin.features.accounts.service import ensure_default_account
+from plugin.features.scripts.service import import_templates
+from plugin.kernel.db import Database
+from plugin.kernel.errors import ApiError
+from plugin.kernel.settings import Settings
+from plugin.kernel.states import TemplateOrigin
+from plugin.kernel.tenancy import get_account_by_slug
+
+
+def add_commands(sub) -> None:
+    templates = sub.add_parser("templates", help="the script library").add_subparsers(
+        title="templates"
+    )
+    p = templates.add_parser("import", help="import templates from a JSON file (idempotent)")
+    p.add_argument("file", type=Path, help="a JSON list of templates, e.g. the shipped library")
+    p.add_argument("--account", default="default")
+    p.set_defaults(run=import_file)
+
+
+def import_file(settings: Settings, args: argparse.Namespace) -> int:
+    try:
+        items = json.loads(args.file.read_text())
+    except (OSError, ValueError) as exc:
+        raise CommandError(f"cannot read {args.file}: {exc}", exit_code=2) from None
+    if not isinstance(items, list):
+        raise CommandError(f"{args.file} must hold a JSON list of templates", exit_code=2)
+
+    async def go(database: Database) -> dict:
+        await ensure_default_account(database, settings)
+        async with database.write() as tx:
+            account = await get_account_by_slug(tx, args.account)
+            if account is None:
+                raise CommandError(f"no account {args.account!r}")
+            try:
+                return await import_templates(tx, account.id, items, origin=TemplateOrigin.LIBRARY)
+            except ApiError as exc:
+                fields = "; ".join(f"{k}: {v}" for k, v in exc.details.get("fields", {}).items())
+                raise CommandError(f"{exc.message} {fields}".strip(), exit_code=2) from None
+
+    counts = run_async(settings, go)
+    print(", ".join(f"{n} {what}" for what, n in counts.items()))
+    return 0

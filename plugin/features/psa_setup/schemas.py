@@ -1,0 +1,18 @@
+"""Response models of the PSA set-up routes."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+
+class BoardStatus(BaseModel):
+    id: int
+    name: str
+    closed: bool
+    inactive: bool
+    default: bool
+
+
+class BoardStatuses(BaseModel):
+    items: list[BoardStatus]
+    next_cursor: str | None = None

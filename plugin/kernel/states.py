@@ -1,0 +1,129 @@
+"""Every persisted state as a StrEnum: the one place its values are spelled.
+
+The values are what the database stores (CHECK constraints are built from them with
+`values()`), what the API returns and what clients send, so renaming a member's value is a
+migration, never a refactor.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+def values(enum: type[StrEnum]) -> tuple[str, ...]:
+    """The stored values, in declaration order (for CHECK constraints and Literal types)."""
+    return tuple(member.value for member in enum)
+
+
+class SessionStatus(StrEnum):
+    ACTIVE = "active"
+    RESOLVED = "resolved"
+    ESCALATED = "escalated"
+    RESOLVED_LOCAL = "resolved_local"
+    ESCALATED_LOCAL = "escalated_local"
+
+
+class TicketState(StrEnum):
+    """What happened to a session's ticket outside Fixpilot (set by callback processing)."""
+
+    OPEN = "open"
+    CLOSED_OUTSIDE = "closed_outside"
+    MERGED = "merged"
+    MOVED_BOARD = "moved_board"
+    DELETED = "deleted"
+
+
+class MessageRole(StrEnum):
+    USER = "user"
+    ASSISTANT = "assistant"
+
+
+class FactSource(StrEnum):
+    ENGINEER = "engineer"
+    ASSISTANT = "assistant"
+    TICKET = "ticket"
+
+
+class FixStatus(StrEnum):
+    SUGGESTED = "suggested"
+    APPLIED_SUCCESS = "applied_success"
+    APPLIED_FAILED = "applied_failed"
+    APPLIED_PARTIAL = "applied_partial"
+    APPLIED_PENDING = "applied_pending"
+    DISMISSED = "dismissed"
+
+
+class FixDecision(StrEnum):
+    ONE_OFF = "one_off"
+    DRAFT_TEMPLATE = "draft_template"
+    BUILD_TEMPLATE = "build_template"
+    DISMISSED = "dismissed"
+
+
+class WritebackKind(StrEnum):
+    RESOLUTION = "resolution"
+    ESCALATION = "escalation"
+
+
+class WritebackStage(StrEnum):
+    """How far a writeback got, in order; each is saved before the next PSA call."""
+
+    PENDING = "pending"
+    NOTE_POSTED = "note_posted"
+    STATUS_REQUESTED = "status_requested"
+    DONE = "done"
+
+
+class WritebackState(StrEnum):
+    """Where a writeback is in its queue."""
+
+    IN_PROGRESS = "in_progress"
+    QUEUED = "queued"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class CallbackEventStatus(StrEnum):
+    PENDING = "pending"
+    PROCESSING = "processing"
+    DONE = "done"
+    DEAD = "dead"
+    IGNORED = "ignored"
+
+
+class TokenRole(StrEnum):
+    ADMIN = "admin"
+    ENGINEER = "engineer"
+
+
+class TokenKind(StrEnum):
+    API = "api"  # created by an admin, long-lived
+    POD = "pod"  # issued to a ConnectWise member verified by the pod, short-lived
+
+
+class ScriptLanguage(StrEnum):
+    POWERSHELL = "powershell"
+    BASH = "bash"
+    CMD = "cmd"
+
+
+class TemplateOrigin(StrEnum):
+    LIBRARY = "library"
+    CUSTOM = "custom"
+    PROMOTED = "promoted"
+
+
+class DraftStatus(StrEnum):
+    DRAFT = "draft"
+    PROMOTED = "promoted"
+    DISCARDED = "discarded"
+
+
+class DocumentKind(StrEnum):
+    RESOLUTION_NOTE = "resolution_note"
+    ESCALATION_PACKAGE = "escalation_package"
+
+
+class LLMCallOutcome(StrEnum):
+    OK = "ok"
+    ERROR = "error"
