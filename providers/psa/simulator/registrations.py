@@ -82,8 +82,19 @@ class Registrations:
                     "url",
                     "This hosted API setup already exists.",
                 )
-        setup = {"id": self.new_id(), **copy.deepcopy(body)}
-        setup["_info"] = {"lastUpdated": now(), "updatedBy": self.api_member_id}
+        # ConnectWise answers the whole record, with defaults for what the body left out.
+        setup = {
+            "origin": None,
+            "podHeight": None,
+            "clientId": self.client_id,
+            "disabledFlag": False,
+            "locationsEnabledFlag": False,
+            **copy.deepcopy(body),
+            "id": self.new_id(),
+            "createdBy": self.api_member_id,
+            "dateCreated": now(),
+            "_info": {"lastUpdated": now(), "updatedBy": self.api_member_id},
+        }
         self.hosted_setups[setup["id"]] = setup
         return setup
 
