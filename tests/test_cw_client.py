@@ -26,6 +26,7 @@ from providers.psa.base import (
     TicketStatus,
 )
 from providers.psa.connectwise import ConnectWiseConfig, ConnectWiseProvider
+from providers.psa.connectwise.client import ConnectWiseClient
 
 BASE = "https://api-na.example.net/v4_6_release/apis/3.0/"
 TICKET_URL = f"{BASE}service/tickets/77"
@@ -371,17 +372,80 @@ async def test_member_verification_uses_the_member_credentials(cw, http):
         await cw.pod.verify_member("jsmith", "hash-123")
 
 
-async def test_object_exists_inside_errors_returns_the_existing_callback(cw, http):
-    url = "https://fixpilot.example/webhooks/connectwise/default?recordId="
+# A duplicate as ConnectWise reports it (InvalidObject, ObjectExists inside errors[]) and in
+# the older top-level form; the client gives both the code "ObjectExists".
+DUPLICATE_BODIES = {
+    "inside_errors": {
+        "code": "InvalidObject",
+        "message": "callback object is invalid",
+        "errors": [
+            {
+                "code": "ObjectExists",
+                "message": "A callback with this url already exists.",
+                "resource": "callback",
+                "field": "url",
+            }
+        ],
+    },
+    "among_other_errors": {
+        "code": "InvalidObject",
+        "message": "callback object is invalid",
+        "errors": [
+            {"code": "InvalidValue", "message": "too long", "resource": "callback", "field": "x"},
+            {"code": "ObjectExists", "message": "exists", "resource": "callback", "field": "url"},
+        ],
+    },
+    "top_level": {"code": "ObjectExists", "message": "callback already exists", "errors": None},
+}
+
+
+@pytest.mark.parametrize("body", DUPLICATE_BODIES.values(), ids=DUPLICATE_BODIES.keys())
+async def test_duplicate_is_a_validation_error_coded_object_exists(http, body):
+    http.post(f"{BASE}system/callbacks", status=400, payload=body)
+    client = ConnectWiseClient(make_config())
+    try:
+        with pytest.raises(PSAValidationError) as err:
+            await client.request("POST", "system/callbacks", json_body={"url": "u"})
+    finally:
+        await client.aclose()
+    assert (err.value.status, err.value.code) == (400, "ObjectExists")
+    assert err.value.message.startswith(body["message"])
+    assert len(calls(http, "POST", f"{BASE}system/callbacks")) == 1  # a 400 is not retried
+
+
+async def test_invalid_object_without_object_exists_keeps_its_code_and_names_fields(http):
     http.post(
         f"{BASE}system/callbacks",
         status=400,
         payload={
             "code": "InvalidObject",
             "message": "callback object is invalid",
-            "errors": [{"code": "ObjectExists", "message": "exists", "field": "url"}],
+            "errors": [
+                {
+                    "code": "NullValue",
+                    "message": "The objectId field is required.",
+                    "resource": "callback",
+                    "field": "objectId",
+                }
+            ],
         },
     )
+    client = ConnectWiseClient(make_config())
+    try:
+        with pytest.raises(PSAValidationError) as err:
+            await client.request("POST", "system/callbacks", json_body={"url": "u"})
+    finally:
+        await client.aclose()
+    assert err.value.code == "InvalidObject"
+    assert err.value.message == (
+        "callback object is invalid (objectId: The objectId field is required.)"
+    )
+
+
+@pytest.mark.parametrize("body", DUPLICATE_BODIES.values(), ids=DUPLICATE_BODIES.keys())
+async def test_duplicate_callback_returns_the_existing_registration(cw, http, body):
+    url = "https://fixpilot.example/webhooks/connectwise/default?recordId="
+    http.post(f"{BASE}system/callbacks", status=400, payload=body)
     existing = {"id": 31, "url": url, "type": "ticket", "level": "owner", "objectId": 1}
     http.get(f"{BASE}system/callbacks?page=1&pageSize=1000", payload=[existing])
 

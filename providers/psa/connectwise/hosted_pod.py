@@ -62,8 +62,16 @@ class ConnectWiseHostedPod:
         identifier = str(info.get("identifier") or info.get("memberIdentifier") or "")
         if identifier.lower() != member_id.lower():
             raise PSAAuthError("ConnectWise did not confirm this member", status=response.status)
-        name = info.get("name") or " ".join(
-            part for part in (info.get("firstName"), info.get("lastName")) if part
+        # myMembers/info answers ConnectWise's MyMemberInfo: fullName, defaultEmail.
+        name = (
+            info.get("fullName")
+            or info.get("name")
+            or " ".join(part for part in (info.get("firstName"), info.get("lastName")) if part)
         )
-        email = info.get("officeEmail") or info.get("primaryEmail") or info.get("email")
+        email = (
+            info.get("defaultEmail")
+            or info.get("officeEmail")
+            or info.get("primaryEmail")
+            or info.get("email")
+        )
         return MemberIdentity(member_id=identifier, name=name or None, email=email or None)

@@ -11,7 +11,8 @@ from typing import Any
 import aiohttp
 
 from providers.psa.connectwise.callbacks import SIGNATURE_HEADER, compute_signature
-from providers.psa.simulator.state import Delivery, SimulatorState, matching_callbacks
+from providers.psa.simulator.registrations import matching_callbacks
+from providers.psa.simulator.state import Delivery, SimulatorState
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ class CallbackEmitter:
         state = self._state
         body = {
             "MessageId": str(uuid.uuid4()),
-            "FromUrl": state.site_url,
+            "FromUrl": state.site_host,  # a bare host, as ConnectWise sends it
             "CompanyId": state.company_id,
             "MemberId": ticket["_info"].get("updatedBy"),
             "Action": action,

@@ -6,9 +6,10 @@ playing the parent side of the Hosted API postMessage protocol in `hosted.js`: i
 memberHash, sends onLoad (and beforeSave on Save), and reloads the ticket on refreshScreen.
 
 The page is served from the simulator's origin, which is the ConnectWise origin a pod
-configured for this simulator must accept. Without `pod`, the first registered hosted
-setup of type Pod is used (what `fixpilot connectwise install` registers). `[cw_id]` and
-`[cw_screen]` in the pod URL are substituted as ConnectWise does.
+configured for this simulator must accept. Without `pod`, the first hosted setup of type
+Pod registered on the Service Ticket screen is used (what `fixpilot connectwise install`
+registers); as in ConnectWise, a pod registered on another screen does not show here.
+`[cw_id]` and `[cw_screen]` in the pod URL are substituted as ConnectWise does.
 """
 
 from __future__ import annotations
@@ -20,7 +21,13 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from providers.psa.simulator.state import HUMAN_MEMBER, SimError, SimulatorState
+from providers.psa.simulator.context import state_of
+from providers.psa.simulator.records import (
+    HUMAN_MEMBER,
+    SERVICE_TICKET_SCREEN_ID,
+    SimError,
+)
+from providers.psa.simulator.state import SimulatorState
 
 _HERE = Path(__file__).parent
 _ASSETS = {"hosted.js": "text/javascript", "hosted.css": "text/css"}
@@ -28,88 +35,107 @@ POD_HEIGHT = 640
 SCREEN = "ticket"
 
 
-def hosted_routes(state_key: web.AppKey[SimulatorState]) -> list[web.RouteDef]:
-    """The screen's routes; `state_key` is the app's simulator state key."""
+async def ticket_screen(request: web.Request) -> web.Response:
+    state = state_of(request)
+    ticket_id = int(request.match_info["id"])
+    try:
+        ticket = state.ticket(ticket_id)
+    except SimError as exc:
+        return _problem(404, exc.message)
+    member = state.member(request.query.get("member", HUMAN_MEMBER))
+    if member is None or not member.member_hash:
+        return _problem(404, "No such member, or the member cannot use pods.")
+    pod_url = request.query.get("pod") or _registered_pod_url(state)
+    if not pod_url:
+        return _problem(400, _no_pod_message(state))
+    pod_url = pod_url.replace("[cw_id]", str(ticket_id)).replace("[cw_screen]", SCREEN)
+    pod_origin = _origin(pod_url)
+    if pod_origin is None:
+        return _problem(400, "The pod URL must be an absolute http(s) URL.")
+    page = _page(ticket, member.identifier, pod_url)
+    return web.Response(
+        text=page,
+        content_type="text/html",
+        headers={
+            "Content-Security-Policy": (
+                "default-src 'none'; script-src 'self'; style-src 'self'; "
+                f"connect-src 'self'; img-src 'self' data:; frame-src {pod_origin}; "
+                "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+            ),
+            "Cache-Control": "no-store",
+        },
+    )
 
-    async def ticket_screen(request: web.Request) -> web.Response:
-        state = request.app[state_key]
-        ticket_id = int(request.match_info["id"])
-        try:
-            ticket = state.ticket(ticket_id)
-        except SimError as exc:
-            return _problem(404, exc.message)
-        member = state.member(request.query.get("member", HUMAN_MEMBER))
-        if member is None or not member.member_hash:
-            return _problem(404, "No such member, or the member cannot use pods.")
-        pod_url = request.query.get("pod") or _registered_pod_url(state)
-        if not pod_url:
-            return _problem(
-                400, "Pass the pod URL as ?pod=http://…/pod?id=[cw_id]&screen=[cw_screen]."
-            )
-        pod_url = pod_url.replace("[cw_id]", str(ticket_id)).replace("[cw_screen]", SCREEN)
-        pod_origin = _origin(pod_url)
-        if pod_origin is None:
-            return _problem(400, "The pod URL must be an absolute http(s) URL.")
-        page = _page(ticket, member.identifier, pod_url)
-        return web.Response(
-            text=page,
-            content_type="text/html",
-            headers={
-                "Content-Security-Policy": (
-                    "default-src 'none'; script-src 'self'; style-src 'self'; "
-                    f"connect-src 'self'; img-src 'self' data:; frame-src {pod_origin}; "
-                    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-                ),
-                "Cache-Control": "no-store",
+
+async def screen_data(request: web.Request) -> web.Response:
+    """What the screen shows, and the member authentication it hands the pod."""
+    state = state_of(request)
+    try:
+        ticket = state.ticket(int(request.match_info["id"]))
+    except SimError as exc:
+        return web.json_response({"message": exc.message}, status=404)
+    member = state.member(request.query.get("member", HUMAN_MEMBER))
+    if member is None or not member.member_hash:
+        return web.json_response({"message": "unknown member"}, status=404)
+    return web.json_response(
+        {
+            "ticket": _ticket_view(ticket),
+            "notes": [_note_view(n) for n in state.notes.get(ticket["id"], [])],
+            # getMemberAuthentication's data: memberContext travels with the hash.
+            "auth": {
+                "site": request.host,
+                "companyid": state.company_id,
+                "memberid": member.identifier,
+                "memberHash": member.member_hash,
+                "memberContext": member.member_context,
+                "memberEmail": member.email,
             },
-        )
+        },
+        headers={"Cache-Control": "no-store"},
+    )
 
-    async def screen_data(request: web.Request) -> web.Response:
-        """What the screen shows, and the member authentication it hands the pod."""
-        state = request.app[state_key]
-        try:
-            ticket = state.ticket(int(request.match_info["id"]))
-        except SimError as exc:
-            return web.json_response({"message": exc.message}, status=404)
-        member = state.member(request.query.get("member", HUMAN_MEMBER))
-        if member is None or not member.member_hash:
-            return web.json_response({"message": "unknown member"}, status=404)
-        return web.json_response(
-            {
-                "ticket": _ticket_view(ticket),
-                "notes": [_note_view(n) for n in state.notes.get(ticket["id"], [])],
-                "auth": {
-                    "site": request.host,
-                    "companyid": state.company_id,
-                    "memberid": member.identifier,
-                    "memberHash": member.member_hash,
-                    "memberContext": f"{state.company_id}:{member.identifier}",
-                    "memberEmail": member.email,
-                },
-            },
-            headers={"Cache-Control": "no-store"},
-        )
 
-    async def asset(request: web.Request) -> web.StreamResponse:
-        name = request.match_info["name"]
-        if name not in _ASSETS:
-            return _problem(404, "No such file.")
-        return web.FileResponse(
-            _HERE / name, headers={"Content-Type": _ASSETS[name], "Cache-Control": "no-cache"}
-        )
+async def asset(request: web.Request) -> web.StreamResponse:
+    name = request.match_info["name"]
+    if name not in _ASSETS:
+        return _problem(404, "No such file.")
+    return web.FileResponse(
+        _HERE / name, headers={"Content-Type": _ASSETS[name], "Cache-Control": "no-cache"}
+    )
 
+
+HOSTED_ROUTES = [
+    web.get(r"/_sim/ticket/{id:\d+}", ticket_screen),
+    web.get(r"/_sim/ticket/{id:\d+}/screen-data", screen_data),
+    web.get("/_sim/static/{name}", asset),
+]
+
+
+def _pod_setups(state: SimulatorState) -> list[dict[str, Any]]:
     return [
-        web.get(r"/_sim/ticket/{id:\d+}", ticket_screen),
-        web.get(r"/_sim/ticket/{id:\d+}/screen-data", screen_data),
-        web.get("/_sim/static/{name}", asset),
+        setup
+        for setup in state.hosted_setups.values()
+        if str(setup.get("type", "")).lower() == "pod" and setup.get("url")
     ]
 
 
 def _registered_pod_url(state: SimulatorState) -> str | None:
-    for setup in state.hosted_setups.values():
-        if str(setup.get("type", "")).lower() == "pod" and setup.get("url"):
+    for setup in _pod_setups(state):
+        if str(setup.get("screenId")) == str(SERVICE_TICKET_SCREEN_ID):
             return str(setup["url"])
     return None
+
+
+def _no_pod_message(state: SimulatorState) -> str:
+    message = (
+        f"No pod is registered on the Service Ticket screen (screen id "
+        f"{SERVICE_TICKET_SCREEN_ID}). Register one, or pass the pod URL as "
+        "?pod=http://…/pod?id=[cw_id]&screen=[cw_screen]."
+    )
+    elsewhere = sorted({str(setup.get("screenId")) for setup in _pod_setups(state)})
+    if elsewhere:
+        message += f" Pods are registered on other screens: {', '.join(elsewhere)}."
+    return message
 
 
 def _origin(url: str) -> str | None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from providers.psa.simulator.state import SimBoard, SimMember, SimStatus, SimulatorState
+from providers.psa.simulator.records import SimBoard, SimMember, SimStatus
+from providers.psa.simulator.state import SimulatorState
 
 HELP_DESK_BOARD_ID = 1
 ESCALATIONS_BOARD_ID = 2
@@ -10,6 +11,7 @@ ESCALATIONS_BOARD_ID = 2
 _STATUS_ID_BASE = {HELP_DESK_BOARD_ID: 0, ESCALATIONS_BOARD_ID: 10}
 DEMO_MEMBER = "jsmith"
 DEMO_MEMBER_HASH = "jsmith-demo-hash-6b2f9d0e"
+DEMO_MEMBER_CONTEXT = "jsmith-demo-context-41c8a7d2"
 
 _STATUS_NAMES = [
     # (offset, name, closed, inactive, default)
@@ -39,12 +41,20 @@ _CONTACTS = [
     (401, 4, "Emily Wu", "emily.wu@tailspin.example"),
 ]
 
+# (id, identifier, first name, last name, email)
 _MEMBERS = [
-    SimMember(150, DEMO_MEMBER, "John", "Smith", "jsmith@msp.example", DEMO_MEMBER_HASH),
-    SimMember(151, "agarcia", "Ana", "Garcia", "agarcia@msp.example", "agarcia-demo-hash-1c7e"),
-    SimMember(152, "dkim", "David", "Kim", "dkim@msp.example", "dkim-demo-hash-93a1"),
-    SimMember(190, "fixpilot_api", "Fixpilot", "API", "fixpilot@msp.example", None),
+    (150, DEMO_MEMBER, "John", "Smith", "jsmith@msp.example"),
+    (151, "agarcia", "Ana", "Garcia", "agarcia@msp.example"),
+    (152, "dkim", "David", "Kim", "dkim@msp.example"),
 ]
+# What the Hosted API hands each member's pods: (memberHash, memberContext).
+_POD_CREDENTIALS = {
+    DEMO_MEMBER: (DEMO_MEMBER_HASH, DEMO_MEMBER_CONTEXT),
+    "agarcia": ("agarcia-demo-hash-1c7e", "agarcia-demo-context-5f02"),
+    "dkim": ("dkim-demo-hash-93a1", "dkim-demo-context-b7e4"),
+}
+# The API member: key pair only, no memberHash, licence class A.
+_API_MEMBER = (190, "fixpilot_api", "Fixpilot", "API", "fixpilot@msp.example")
 
 # (id, board, status offset, company, contact, summary, what the customer wrote)
 _TICKETS = [
@@ -189,7 +199,9 @@ def seed_demo(state: SimulatorState) -> SimulatorState:
             "email": email,
             "company": {"id": company_id},
         }
-    for member in _MEMBERS:
+    members = [SimMember(*fields, *_POD_CREDENTIALS[fields[1]]) for fields in _MEMBERS]
+    members.append(SimMember(*_API_MEMBER, license_class="A"))
+    for member in members:
         state.members[member.identifier.lower()] = member
 
     owners = {5002: "jsmith", 5005: "agarcia", 5006: "jsmith", 5008: "dkim"}
