@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from plugin.app import route_tables
 from tests.helpers import resources_of
@@ -160,3 +161,24 @@ async def test_database_failure_is_503_not_500(client, engineer_headers, monkeyp
     assert resp.status == 503
     assert (await resp.json())["error"]["code"] == "database_unavailable"
     assert resp.headers["Retry-After"]
+
+
+def test_the_api_contract_changes_only_on_purpose():
+    """The OpenAPI document equals the committed snapshot. An API change updates
+    tests/snapshots/openapi.json in the same commit (regenerate it with
+    `python -m tests.test_http_foundation`), so every contract change is reviewed."""
+    assert _current_openapi() == json.loads(SNAPSHOT.read_text())
+
+
+SNAPSHOT = Path(__file__).parent / "snapshots" / "openapi.json"
+
+
+def _current_openapi() -> dict:
+    from plugin.kernel.openapi import build_openapi
+
+    specs = [spec for table in route_tables() for spec in table.specs]
+    return build_openapi(specs, title="Fixpilot", version="snapshot")
+
+
+if __name__ == "__main__":
+    SNAPSHOT.write_text(json.dumps(_current_openapi(), indent=1, sort_keys=True) + "\n")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -154,3 +155,66 @@ def test_models_match_the_migrated_schema():
             return result
 
     assert asyncio.run(diff()) == []
+
+
+async def test_psa_connections_move_into_psa_config_and_back(database_factory):
+    """0003 carries each account's ConnectWise columns into `psa_config` (private key
+    included, never lost) and a downgrade puts them back; a local account stays local."""
+    from plugin.kernel.migrate import downgrade
+
+    url = await database_factory.empty()
+    await upgrade(url, "0002")
+    columns = (
+        "cw_api_url, cw_company_id, cw_public_key, cw_private_key, cw_client_id, cw_api_member_id"
+    )
+    acme = ("https://api-na.example.com/v4_6_release/apis/3.0/", "acme", "pub", "priv-key-1",
+            "client-1", "fixpilot_api")  # fmt: skip
+    engine = create_async_engine(url)
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                f"INSERT INTO accounts (id, slug, name, psa_provider, {columns}, preferences, "
+                "created_at, updated_at) VALUES (1, 'acme', 'Acme', 'connectwise', :u, :c, :p, "
+                ":k, :i, :m, '{}', :now, :now)"
+            ),
+            dict(zip("ucpkim", acme, strict=True), now=NOW),
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO accounts (id, slug, name, psa_provider, preferences, created_at, "
+                "updated_at) VALUES (2, 'solo', 'Solo', 'local', '{}', :now, :now)"
+            ),
+            {"now": NOW},
+        )
+    await engine.dispose()
+
+    await upgrade(url, "0003")
+    engine = create_async_engine(url)
+    async with engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                text("SELECT slug, psa_provider, psa_config FROM accounts ORDER BY id")
+            )
+        ).all()
+    await engine.dispose()
+    config = (
+        rows[0].psa_config
+        if isinstance(rows[0].psa_config, dict)
+        else json.loads(rows[0].psa_config)
+    )
+    assert rows[0].psa_provider == "connectwise"
+    assert config == dict(
+        zip(("api_url", "company_id", "public_key", "private_key", "client_id", "api_member_id"),
+            acme, strict=True)
+    )  # fmt: skip
+    assert (rows[1].psa_provider, rows[1].psa_config) == ("local", None)
+
+    await downgrade(url, "0002")
+    engine = create_async_engine(url)
+    async with engine.connect() as conn:
+        back = (
+            await conn.execute(text(f"SELECT psa_provider, {columns} FROM accounts ORDER BY id"))
+        ).all()
+    await engine.dispose()
+    assert tuple(back[0]) == ("connectwise", *acme)
+    assert tuple(back[1]) == ("local", None, None, None, None, None, None)

@@ -61,7 +61,7 @@ def upgrade() -> None:
             .where(accounts.c.id == row["id"])
             .values(
                 psa_provider="connectwise" if connected else "local",
-                psa_config={"client_id": "", **fields} if connected else None,
+                psa_config={"client_id": "", **fields} if connected else sa.null(),
             )
         )
     with op.batch_alter_table("accounts") as batch_op:

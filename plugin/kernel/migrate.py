@@ -33,6 +33,10 @@ async def upgrade(database_url: str, revision: str = "head") -> None:
     await asyncio.to_thread(command.upgrade, alembic_config(database_url), revision)
 
 
+async def downgrade(database_url: str, revision: str) -> None:
+    await asyncio.to_thread(command.downgrade, alembic_config(database_url), revision)
+
+
 async def current_revision(connection) -> str | None:
     try:
         result = await connection.execute(text("SELECT version_num FROM alembic_version"))

@@ -11,7 +11,7 @@ from sqlalchemy import Select, String, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from plugin.kernel.db import Base, JSONType, UTCDateTime, utcnow
+from plugin.kernel.db import Base, JSONType, NullableJSON, UTCDateTime, utcnow
 from plugin.kernel.errors import NotFound
 from plugin.kernel.preferences import AccountPreferences
 
@@ -30,7 +30,7 @@ class Account(Base):
     name: Mapped[str] = mapped_column(String(200))
     psa_provider: Mapped[str] = mapped_column(String(32), default="local")
     # The vendor's connection model as JSON; secrets inside are never returned by the API.
-    psa_config: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    psa_config: Mapped[dict[str, Any] | None] = mapped_column(NullableJSON)
     preferences: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

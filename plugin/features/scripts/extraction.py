@@ -305,7 +305,7 @@ async def extract_template(llm: LLMProvider, script: str, language: str) -> Extr
     """Draft a template from `script`; never raises for the model's failures (falls back)."""
     if language not in LANGUAGES:
         raise ValueError(f"unknown script language {language!r}")
-    generator = str(getattr(llm, "name", "unknown"))
+    generator = llm.name
     if len(script) > MAX_SCRIPT_CHARS:
         return fallback_result(
             script, "the script is too long to extract a template from", generator
