@@ -127,7 +127,7 @@ PATTERNS = [
     ("OPENAI_KEY sk-proj-abcdefghijklmnopqrstuvwx", "OPENAI_KEY [REDACTED]"),
     ("aws AKIAIOSFODNN7EXAMPLE id", "aws [REDACTED] id"),
     ("gh ghp_" + "a1B2" * 9 + " token", "gh [REDACTED] token"),
-    ("github_pat_" + "A" * 30, "[REDACTED]"),
+    ("github_pat_11AB2CdEf3GhIjK4LmNoP5qRsT9uVw", "[REDACTED]"),
     ("slack xoxb-123456789012-abcdefghij", "slack [REDACTED]"),
     ("jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.abcdefghijklmnop", "jwt [REDACTED]"),
     # ConnectWise key pairs.
@@ -142,7 +142,7 @@ PATTERNS = [
     ),
     (
         "key:\n-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk",
-        "key:\n-----BEGIN OPENSSH PRIVATE KEY-----\n[REDACTED]\n",
+        "key:\n-----BEGIN OPENSSH PRIVATE KEY-----\n[REDACTED]",
     ),
 ]
 

@@ -1,0 +1,151 @@
+"""Secrets in what engineers write: "I reset her password to Winter2024!", "temp pw:
+Kx9#mm2", "creds are admin / Netgear#Lab1", "PIN is 4821", "la contraseña es Verano2024*".
+
+A trigger word (password, pw, passcode, PIN, secret, token, key…, in several languages),
+then at most a few words saying whose or which ("for the guest wifi"), a connector (is, =,
+:, to, →, lautet…) and the value. A value is taken when it is quoted, or looks like a
+credential (digits, symbols, inner capitals); ordinary words ("expired", "incorrect") are
+not values. `user / secret` after a login word is a pair whose second part is the secret.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from plugin.kernel.redaction.findings import Finding, span
+from plugin.kernel.redaction.looks import looks_like_password, password_shaped, token_like
+from plugin.kernel.redaction.values import is_placeholder, looks_random
+from plugin.kernel.redaction.vocabulary import UNITS
+
+# Longer phrases first: "secret key" must win over "secret".
+_TRIGGER = (
+    r"(?:wi-?fi|network|security|wpa2?|license|licence|product|recovery|host|api|access|"
+    r"private|shared|encryption|the|bypass|master|routing|integration|client|app|"
+    r"subscription|secret|signing|service|account|storage|auth|sas|install)[ \t]+keys?|"
+    r"key[ \t]+content|personal[ \t]+access[ \t]+tokens?|mot[ \t]+de[ \t]+passe|"
+    r"(?:door|alarm|gate|keypad|duress|master|access|bypass|backup|recovery|entry)[ \t]+codes?|"
+    r"pass(?:word|wd|phrase|code|wort)?s?|pw|pwd|pword|pin|puk|creds?|credentials|secret|"
+    r"token|psk|pat|kennwort|contrase[ñn]a|clave|mdp|wachtwoord|senha"
+)
+_WORD_CONNECTOR = (
+    r"is[ \t]+now|is|was|are|to|set[ \t]+to|changed[ \t]+to|reset[ \t]+to|now|will[ \t]+be|"
+    r"lautet|ist|es|est|é|para|blijft|becomes|remains"
+)
+_CONNECTOR = rf"(?:(?<=[ \t])(?:{_WORD_CONNECTOR})(?=[ \t])|:=|->|=>|→|=|:)"
+# trigger, up to five words of who/which (not crossing a sentence), connector, value.
+_TRIGGERED = re.compile(
+    rf"(?i)(?<![\w\-$])(?:{_TRIGGER})(?![\w\-])"
+    rf"((?:[ \t]+(?!{_CONNECTOR})[^\s.,;:!?=→]+(?:\.[^\s.,;:!?=→]+)*){{0,8}}?)"
+    rf"[ \t]*(?:\([^()\n]{{0,60}}\)[ \t]*)?({_CONNECTOR})[ \t]*"
+    rf"(\"[^\"\n]{{1,80}}\"|“[^”\n]{{1,80}}”|'[^'\n]{{1,80}}'|\S+)"
+)
+# trigger directly followed by the value: "pw hunter2", "pass Summer2023!".
+_ADJACENT = re.compile(
+    rf"(?i)(?<![\w\-$])(?:{_TRIGGER})(?![\w\-])(?:[ \t]*[(:=][ \t]*|[ \t]+)([^\s(]+)"
+)
+# "… changed it to X": a new value for a secret named just before.
+_CHANGED_TO = re.compile(
+    r"(?i)(?:\b(?:changed|reset|set|updated|rotated)(?:[ \t]+(?:it|that|them))?[ \t]+to|"
+    r"\bnew[ \t]+one[ \t]*[:=]|\bnew[ \t]+(?:pw|pwd|password|pass)[ \t]*[:=]?)[ \t]+"
+    r"(\"[^\"\n]{1,80}\"|[^\s\"']+)"
+)
+_PAIR = re.compile(
+    r"(?i)\b(?:creds?|credentials|login|logon|account|admin|user(?:name)?|wi-?fi|ssid|u/p)"
+    r"\b[^\n/]{0,60}?[ \t]([^\s/]{2,60})[ \t]+/[ \t]+([^\s/]{3,80})"
+)
+
+
+def detect(text: str) -> Iterator[Finding | None]:
+    for match in _TRIGGERED.finditer(text):
+        yield from _value(text, match, 3, digits_ok=_is_code_trigger(match.group(0)))
+    for match in _ADJACENT.finditer(text):
+        yield from _value(text, match, 1, digits_ok=_is_code_trigger(match.group(0)), strict=True)
+    for match in _CHANGED_TO.finditer(text):
+        window = text[max(0, match.start() - 160) : match.start()]
+        if re.search(
+            rf"(?i)(?<![\w$])(?:{_TRIGGER})(?![\w])|\b(?:admin|root|administrator)\b", window
+        ):
+            yield from _value(text, match, 1, digits_ok=True)
+    for match in _PAIR.finditer(text):
+        yield from _value(text, match, 2, digits_ok=False, strict=False, pair=True)
+
+
+def _is_code_trigger(trigger_text: str) -> bool:
+    lowered = trigger_text.lower()
+    return any(w in lowered for w in ("pin", "puk", "code", "passcode", "key", "pw", "pass"))
+
+
+def _value(
+    text: str,
+    match: re.Match[str],
+    group: int,
+    *,
+    digits_ok: bool,
+    strict: bool = False,
+    pair: bool = False,
+) -> Iterator[Finding | None]:
+    raw = match.group(group)
+    start = match.start(group)
+    if raw[:1] in "\"'“":
+        inner = raw[1:-1] if raw[-1:] in "\"'”" else raw[1:]
+        if not is_placeholder(inner):
+            yield span(text, start + 1, start + 1 + len(inner), "password")
+        return
+    value = raw.rstrip(".,;:)")
+    if token_like(value) and looks_random(value, 20) and not is_placeholder(value):
+        yield span(text, start, start + len(value), "token")
+        return
+    if (
+        value[:1] in ".,;:=([{<>/@\"'}"
+        or re.search(r"[{};\[\]]", value)
+        or "=" in value.rstrip("=")
+    ):
+        return
+    if not digits_ok and (len(value) < 4 or ":" in value):
+        return
+    if value.endswith("!") is False and raw.endswith(")") and "(" in value:
+        value = raw.rstrip(".,;:")
+    if _multiword_passphrase(match, text):
+        end = _phrase_end(text, start)
+        yield span(text, start, end, "password")
+        return
+    if digits_ok and re.fullmatch(r"\d{3,12}[#*]?", value):
+        following = text[start + len(value) : start + len(value) + 40]
+        if not UNITS.match(following) and not _digit_group_continues(following):
+            yield span(text, start, start + len(value), "pin")
+        elif _digit_group_continues(following):
+            end = start + len(re.match(r"[\d \t]+", text[start : start + 40]).group(0).rstrip())
+            yield span(text, start, end, "pin")
+        return
+    if looks_like_password(value, strict=strict) or pair and password_shaped(value):
+        yield span(text, start, start + len(value), "password")
+    elif match.re is _TRIGGERED:
+        yield from _phrase(text, start)
+
+
+def _phrase(text: str, start: int) -> Iterator[Finding | None]:
+    """An unquoted passphrase: a few words up to a comma, dash or period, ending like a
+    password ("is Blue Heron Lake 1987! - they want…")."""
+    end = _phrase_end(text, start)
+    words = text[start:end].split()
+    if 2 <= len(words) <= 6 and looks_like_password(words[-1].rstrip(".,;:)"), strict=True):
+        yield span(text, start, start + len(text[start:end].rstrip()), "password")
+
+
+def _digit_group_continues(following: str) -> bool:
+    return bool(re.match(r"[ \t]\d{3}(?:[ \t]\d{3})+\b", following))
+
+
+def _multiword_passphrase(match: re.Match[str], text: str) -> bool:
+    return "phrase" in match.group(0).lower()[:30] and match.re is _TRIGGERED
+
+
+_PHRASE_STOP = re.compile(r"[,;\n]|\.(?:\s|$)| - | — ")
+
+
+def _phrase_end(text: str, start: int) -> int:
+    """A passphrase written without quotes runs to the next comma, period or line end
+    (looked for within 80 characters: a passphrase is not longer)."""
+    found = _PHRASE_STOP.search(text, start, start + 80)
+    return found.start() if found else min(len(text), start + 80)
