@@ -40,6 +40,7 @@ from plugin.kernel.http import (
     parse_query,
 )
 from plugin.kernel.llm import build_llm
+from plugin.kernel.llm_gate import GuardedLLM
 from plugin.kernel.metrics import Metrics
 from plugin.kernel.middlewares import make_middlewares, security_headers
 from plugin.kernel.migrate import current_revision, head_revision
@@ -79,7 +80,7 @@ def create_app(settings: Settings) -> web.Application:
     app[DATABASE] = database
     app[METRICS] = metrics
     app[PSA] = psa
-    app[LLM] = build_llm(settings, database, metrics)
+    app[LLM] = GuardedLLM(build_llm(settings, database, metrics), database, instance)
     app[INSTANCE] = instance
     app[PREVIEW_CACHE] = PreviewCache(database)
     app[CALLBACK_INTAKE] = intake

@@ -10,6 +10,7 @@ from plugin.features.writeback.models import Writeback
 from plugin.kernel.ai_sessions import AISession
 from plugin.kernel.db import Base
 from plugin.kernel.llm import LLMCall
+from plugin.kernel.secret_memory import SessionSecret
 from plugin.kernel.tenancy import Account
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "PSATicketSnapshot",
     "ScriptGeneration",
     "ScriptTemplate",
+    "SessionSecret",
     "SuggestedFix",
     "Writeback",
 ]

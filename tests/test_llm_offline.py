@@ -10,11 +10,11 @@ import pytest
 
 from providers.llm import (
     LLM_PROVIDERS,
-    AnthropicProvider,
     OfflineProvider,
     build_llm_provider,
     register_llm_provider,
 )
+from providers.llm.anthropic import AnthropicProvider
 from providers.llm.base import CallRecord, LLMBadResponse, LLMRequest, LLMResult, Usage
 from providers.llm.offline import CONFIDENCE_CAP
 

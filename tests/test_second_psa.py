@@ -12,6 +12,7 @@ import pytest
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from plugin.features.accounts.service import describe_account
+from plugin.features.writeback.plain_text import markdown_to_plain
 from plugin.kernel.psa import set_psa_connection
 from plugin.kernel.tenancy import get_account_by_slug
 from providers.psa import PSA_VENDORS, PSAVendor, Ticket, TicketStatus, register_psa_vendor
@@ -114,9 +115,10 @@ async def test_a_second_psa_resolves_and_escalates_through_the_same_features(hal
     ).json()
     assert escalated["outcome"] == "escalated" and escalated["status"] is None
     assert "board Field" in escalated["status_transition_skipped_reason"]
+    plain = markdown_to_plain(NOTE.strip())  # the account's PSA does not render Markdown
     assert [(n.ticket_id, n.kind, n.text) for n in halo.notes] == [
-        (900, "resolution", NOTE.strip()),
-        (900, "internal", NOTE.strip()),
+        (900, "resolution", plain),
+        (900, "internal", plain),
     ]
     connection, _ = halo.built[0]
     assert connection.client_secret.get_secret_value() == "halo-secret-0001"

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+from sqlalchemy import select
+
 from tests.helpers import new_session
 
 TICKET = 5001  # Help Desk board (1): 4 = Resolved (closed), 5 = Escalated, 7 = inactive
@@ -14,7 +16,8 @@ NOTE = "## Problem\nPrinting stopped.\n\n## What we confirmed\n- x\n\n## Root ca
 
 def _ours(cw_sim) -> list[dict]:
     """The notes Fixpilot posted (the demo tickets start with the customer's own note)."""
-    return [n for n in cw_sim.notes.get(TICKET, []) if "## Problem" in n["text"]]
+    # Posted as plain text: ConnectWise notes do not render Markdown.
+    return [n for n in cw_sim.notes.get(TICKET, []) if n["text"].startswith("Problem\n")]
 
 
 async def _configure(client, headers, **prefs):
@@ -215,16 +218,41 @@ async def test_rate_limit_with_retry_after_is_honoured(
     assert len(_ours(cw_sim)) == 1
 
 
-async def test_posted_markdown_is_redacted(cw_client, cw_engineer_headers, cw_sim):
+async def test_a_secret_in_the_final_customer_note_is_422_naming_the_span(
+    cw_client, cw_engineer_headers, cw_sim
+):
     s = await new_session(cw_client, cw_engineer_headers, psa_ticket_id=TICKET)
-    await _post(
-        cw_client,
-        cw_engineer_headers,
-        s["id"],
-        markdown=NOTE + "\nWe reset it with -Password 'Winter2026!'\n",
+    document = NOTE + "\nWe reset it with -Password 'Winter2026!'\n"
+    resp = await _post(cw_client, cw_engineer_headers, s["id"], markdown=document)
+    body = await resp.json()
+    assert resp.status == 422 and body["error"]["code"] == "secret_detected"
+    (span,) = body["error"]["details"]["spans"]
+    assert document.strip()[span["start"] : span["end"]] == "Winter2026!"
+    assert "Winter2026!" not in await resp.text()  # named by position, never by value
+    assert _ours(cw_sim) == []
+
+    allowed = await cw_client.post(
+        f"/api/v1/ai-sessions/{s['id']}/resolution-note/post",
+        json={"markdown": document, "allow_spans": [{"start": span["start"], "end": span["end"]}]},
+        headers=cw_engineer_headers,
     )
-    text = _ours(cw_sim)[0]["text"]
-    assert "Winter2026!" not in text and "[REDACTED]" in text
+    assert allowed.status == 200, await allowed.text()
+    assert "Winter2026!" in _ours(cw_sim)[0]["text"]  # the engineer confirmed it
+    from plugin.features.writeback.models import Writeback
+    from tests.helpers import db_of
+
+    async with db_of(cw_client).read() as db:
+        (row,) = (await db.execute(select(Writeback))).scalars().all()
+    assert row.allowed_spans == [{"start": span["start"], "end": span["end"], "kind": span["kind"]}]
+
+
+async def test_an_internal_note_is_scrubbed_not_blocked(cw_client, cw_engineer_headers, cw_sim):
+    s = await new_session(cw_client, cw_engineer_headers, psa_ticket_id=TICKET)
+    package = NOTE + "\nWe reset it with -Password 'Winter2026!'\n"
+    resp = await _post(cw_client, cw_engineer_headers, s["id"], "escalation-package", package)
+    assert resp.status == 200, await resp.text()
+    (note,) = [n for n in cw_sim.notes[TICKET] if n["text"].startswith("Problem")]
+    assert "Winter2026!" not in note["text"] and "[REDACTED]" in note["text"]
 
 
 async def test_post_without_markdown_uses_the_preview(cw_client, cw_engineer_headers, cw_sim):
@@ -233,7 +261,7 @@ async def test_post_without_markdown_uses_the_preview(cw_client, cw_engineer_hea
         f"/api/v1/ai-sessions/{s['id']}/resolution-note/post", json={}, headers=cw_engineer_headers
     )
     assert resp.status == 200
-    assert _ours(cw_sim)[0]["text"].startswith("## Problem")
+    assert _ours(cw_sim)[0]["text"].startswith("Problem\n")
 
 
 async def test_unknown_or_inactive_status_in_settings_is_422(cw_client, cw_admin_headers):
@@ -330,9 +358,10 @@ async def test_a_runner_whose_lease_was_taken_over_writes_nothing(
         wb_id = row.id
     # The first runner posts the note, then stalls past its lease ...
     psa = services.psa.for_account(await _account(cw_client))
+    from plugin.features.writeback.plain_text import markdown_to_plain
     from providers.psa import NoteKind
 
-    await psa.add_note(TICKET, NOTE, NoteKind.RESOLUTION)
+    await psa.add_note(TICKET, markdown_to_plain(NOTE.strip()), NoteKind.RESOLUTION)
     # ... the worker takes the writeback over and finishes it without a second note ...
     assert await run_due(services.db, services.psa, services.metrics) == 1
     async with db_of(cw_client).read() as db:

@@ -10,40 +10,14 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 
-from plugin.cli.common import CommandError, run_async
+from plugin.cli import CommandError
+from plugin.cli.common import run_async
 from plugin.features.accounts.service import describe_account, ensure_default_account
 from plugin.kernel.db import Database
 from plugin.kernel.psa import set_psa_connection
 from plugin.kernel.settings import Settings
 from plugin.kernel.tenancy import Account, get_account_by_slug
 from providers.psa import LOCAL, PSA_VENDORS
-
-
-def add_commands(sub) -> None:
-    accounts = sub.add_parser("accounts", help="MSP accounts (tenants)").add_subparsers(
-        title="accounts"
-    )
-    p = accounts.add_parser("add", help="add an account with its PSA connection")
-    p.add_argument("slug")
-    p.add_argument("--name")
-    p.add_argument(
-        "--psa",
-        choices=sorted(PSA_VENDORS),
-        help="the PSA (default: connectwise with --cw-* options, else local)",
-    )
-    p.add_argument("--psa-config", help="the PSA connection as JSON (the vendor's fields)")
-    p.add_argument("--cw-url")
-    p.add_argument("--cw-company-id")
-    p.add_argument("--cw-public-key")
-    p.add_argument("--cw-private-key", help="or set FIXPILOT_NEW_CW_PRIVATE_KEY")
-    p.add_argument("--cw-client-id")
-    p.add_argument("--cw-api-member-id")
-    p.set_defaults(run=add)
-    p = accounts.add_parser("list", help="list accounts")
-    p.set_defaults(run=list_accounts)
-    p = accounts.add_parser("show", help="show one account (secrets masked)")
-    p.add_argument("slug")
-    p.set_defaults(run=show)
 
 
 def _connectwise_fields(args: argparse.Namespace) -> dict[str, Any]:

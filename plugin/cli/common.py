@@ -9,15 +9,10 @@ from typing import Any
 
 from sqlalchemy.exc import DBAPIError
 
+from plugin.cli import CommandError
 from plugin.kernel.db import Database
 from plugin.kernel.migrate import upgrade
 from plugin.kernel.settings import Settings
-
-
-class CommandError(Exception):
-    def __init__(self, message: str, exit_code: int = 1) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
 
 
 def run_async(settings: Settings, fn: Callable[[Database], Coroutine[Any, Any, Any]]) -> Any:

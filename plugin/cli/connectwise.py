@@ -3,6 +3,7 @@ feature's install and checks, on the account's provider, one printed line each."
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Awaitable, Callable
 
@@ -18,22 +19,6 @@ from plugin.kernel.tenancy import Account, get_account_by_slug
 from providers.psa import PSAProvider
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-
-
-def add_commands(sub) -> None:
-    cw = sub.add_parser("connectwise", help="ConnectWise set-up").add_subparsers(
-        title="connectwise"
-    )
-    p = cw.add_parser("install", help="register the callbacks and the pod (idempotent)")
-    p.add_argument("--account", default="default")
-    p.add_argument("--dry-run", action="store_true", help="show what would be done")
-    p.set_defaults(
-        run=lambda settings, args: install(settings, account=args.account, dry_run=args.dry_run)
-    )
-    p = cw.add_parser("doctor", help="check credentials, permissions, callbacks, statuses")
-    p.add_argument("--account", default="default")
-    p.add_argument("--fix", action="store_true", help="re-activate inactive callbacks")
-    p.set_defaults(run=lambda settings, args: doctor(settings, account=args.account, fix=args.fix))
 
 
 def install(settings: Settings, *, account: str, dry_run: bool) -> int:
@@ -89,3 +74,11 @@ def _run(settings: Settings, slug: str, step: Step) -> int:
     except SetupError as exc:
         print(f"fixpilot: {exc}", file=sys.stderr)
         return EXIT_USAGE
+
+
+def install_command(settings: Settings, args: argparse.Namespace) -> int:
+    return install(settings, account=args.account, dry_run=args.dry_run)
+
+
+def doctor_command(settings: Settings, args: argparse.Namespace) -> int:
+    return doctor(settings, account=args.account, fix=args.fix)

@@ -18,7 +18,7 @@ from aiohttp import web
 from pydantic import SecretStr
 
 from plugin.app import create_app
-from plugin.cli.common import CommandError
+from plugin.cli import CommandError
 from plugin.features.accounts.auth import create_token
 from plugin.features.accounts.service import ensure_default_account
 from plugin.features.psa_setup.install import install_registrations
@@ -38,15 +38,6 @@ DEMO_PREFERENCES = {
     "board_overrides": {"2": {"resolved": 14, "escalated": 15}},
     "auto_open_boards": [1],
 }
-
-
-def add_commands(sub) -> None:
-    p = sub.add_parser(
-        "demo", help="run with the ConnectWise simulator, demo tickets and the script library"
-    )
-    p.add_argument("--port", type=int, help="the service's port (default FIXPILOT_PORT)")
-    p.add_argument("--sim-port", type=int, default=8090, help="the simulator's port")
-    p.set_defaults(run=command)
 
 
 def command(settings: Settings, args: argparse.Namespace) -> int:

@@ -13,16 +13,6 @@ from plugin.kernel.migrate import head_revision
 from plugin.kernel.settings import Settings
 
 
-def add_commands(sub) -> None:
-    p = sub.add_parser("serve", help="run the service (migrates first)")
-    p.add_argument("--no-migrate", action="store_true", help="don't upgrade the database first")
-    p.add_argument("--host")
-    p.add_argument("--port", type=int)
-    p.set_defaults(run=serve)
-    p = sub.add_parser("migrate", help="upgrade the database to the latest schema")
-    p.set_defaults(run=migrate)
-
-
 def migrate(settings: Settings, args: argparse.Namespace) -> int:
     run_async(settings, migrated_only)
     print(f"database is at migration {head_revision()}")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
-from plugin.cli.common import CommandError, run_async
+from plugin.cli import CommandError
+from plugin.cli.common import run_async
 from plugin.features.accounts.service import ensure_default_account
 from plugin.features.scripts.service import import_templates
 from plugin.kernel.db import Database
@@ -14,16 +14,6 @@ from plugin.kernel.errors import ApiError
 from plugin.kernel.settings import Settings
 from plugin.kernel.states import TemplateOrigin
 from plugin.kernel.tenancy import get_account_by_slug
-
-
-def add_commands(sub) -> None:
-    templates = sub.add_parser("templates", help="the script library").add_subparsers(
-        title="templates"
-    )
-    p = templates.add_parser("import", help="import templates from a JSON file (idempotent)")
-    p.add_argument("file", type=Path, help="a JSON list of templates, e.g. the shipped library")
-    p.add_argument("--account", default="default")
-    p.set_defaults(run=import_file)
 
 
 def import_file(settings: Settings, args: argparse.Namespace) -> int:

@@ -7,7 +7,8 @@ import json
 
 from sqlalchemy import select
 
-from plugin.cli.common import CommandError, run_async
+from plugin.cli import CommandError
+from plugin.cli.common import run_async
 from plugin.features.accounts.auth import create_token
 from plugin.features.accounts.models import ApiToken
 from plugin.features.accounts.service import ensure_default_account
@@ -15,21 +16,6 @@ from plugin.kernel.db import Database, utcnow
 from plugin.kernel.settings import Settings
 from plugin.kernel.states import TokenKind
 from plugin.kernel.tenancy import Account, get_account_by_slug
-
-
-def add_commands(sub) -> None:
-    tokens = sub.add_parser("tokens", help="API tokens").add_subparsers(title="tokens")
-    p = tokens.add_parser("create", help="create a token and print it (shown once)")
-    p.add_argument("--account", default="default")
-    p.add_argument("--role", choices=["admin", "engineer"], required=True)
-    p.add_argument("--name", default="")
-    p.set_defaults(run=create)
-    p = tokens.add_parser("list", help="list tokens (never their values)")
-    p.add_argument("--account")
-    p.set_defaults(run=list_tokens)
-    p = tokens.add_parser("revoke", help="revoke a token by id")
-    p.add_argument("token_id", type=int)
-    p.set_defaults(run=revoke)
 
 
 def create(settings: Settings, args: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ from aiohttp import web
 from plugin.kernel.db import Database
 from plugin.kernel.metrics import Metrics
 from plugin.kernel.psa import PSAConnections
+from plugin.kernel.secret_memory import SecretBox
 from plugin.kernel.settings import Settings
 from providers.llm import LLMProvider
 
@@ -20,6 +21,10 @@ class InstanceKeys:
     """Keys that exist once per installation, loaded at start-up (shared by replicas)."""
 
     secret_key: str = ""
+
+    def box(self) -> SecretBox:
+        """What session secrets are encrypted with."""
+        return SecretBox(self.secret_key)
 
 
 SETTINGS = web.AppKey("settings", Settings)

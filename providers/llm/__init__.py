@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from providers.llm.anthropic import AnthropicProvider
 from providers.llm.base import (
     CallObserver,
     CallRecord,
@@ -21,7 +20,6 @@ from providers.llm.offline import OfflineProvider
 
 __all__ = [
     "LLM_PROVIDERS",
-    "AnthropicProvider",
     "CallObserver",
     "CallRecord",
     "LLMBadResponse",
@@ -63,6 +61,10 @@ def _anthropic(
 ) -> LLMProvider:
     if not api_key:
         raise ValueError("the anthropic provider needs an API key")
+    # Imported when used: the SDK takes a second to import, which every CLI command and
+    # every offline install would otherwise pay.
+    from providers.llm.anthropic import AnthropicProvider
+
     return AnthropicProvider(
         api_key, model=model, base_url=base_url, timeout=timeout, observer=observer, **retry
     )

@@ -32,6 +32,7 @@ log = structlog.get_logger("fixpilot.chat")
 async def post_message(req: Req[MessageCreate, Any]) -> TurnOut | web.StreamResponse:
     prepared = await begin_turn(
         req.database,
+        req.instance.box(),
         req.settings.chat_history_token_budget,
         req.caller,
         req.path_int("session_id"),

@@ -34,6 +34,7 @@ from plugin.kernel.db import Database
 from plugin.kernel.errors import ApiError, Conflict, NotFound, Unprocessable
 from plugin.kernel.http import Principal
 from plugin.kernel.redaction import redact_text
+from plugin.kernel.secret_memory import SecretBox, take_in
 from plugin.kernel.states import MessageRole
 from providers.llm import LLMRequest
 
@@ -54,11 +55,14 @@ class PreparedTurn:
 
 async def begin_turn(
     database: Database,
+    box: SecretBox,
     history_token_budget: int,
     principal: Principal,
     ai_session_id: int,
     body: MessageCreate,
 ) -> PreparedTurn:
+    """Store the engineer's message (redacted: its secrets go to the session's memory)
+    and build the request for the assistant."""
     async with database.write() as tx:
         ai_session = await get_ai_session(tx, principal.account_id, ai_session_id)
         require_active(ai_session)
@@ -70,10 +74,12 @@ async def begin_turn(
                     "Write a message, or send retry_of to answer an earlier one.",
                     details={"fields": {"content": "must not be blank"}},
                 )
+            taken = await take_in(tx, box, ai_session.id, body.content, source="chat")
             user_message = Message(
                 session_id=ai_session.id,
                 role=MessageRole.USER,
-                content=body.content,
+                content=taken.text,
+                redactions=taken.redactions or None,
                 author=principal.actor,
             )
             tx.add(user_message)

@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from plugin.kernel.db import Base, UTCDateTime, utcnow
+from plugin.kernel.db import Base, NullableJSON, UTCDateTime, utcnow
 from plugin.kernel.states import FactSource, MessageRole, values
 
 
@@ -27,6 +27,8 @@ class Message(Base):
     )
     generator: Mapped[str | None] = mapped_column(String(32))
     author: Mapped[str | None] = mapped_column(String(100))
+    # The kinds of what was redacted in `content`, in order (the pod shows them as chips).
+    redactions: Mapped[list[str] | None] = mapped_column(NullableJSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -41,5 +43,6 @@ class Fact(Base):
     session_id: Mapped[int] = mapped_column(ForeignKey("ai_sessions.id", ondelete="CASCADE"))
     text: Mapped[str] = mapped_column(Text)
     source: Mapped[str] = mapped_column(String(16), default=FactSource.ENGINEER)
+    redactions: Mapped[list[str] | None] = mapped_column(NullableJSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

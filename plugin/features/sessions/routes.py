@@ -19,6 +19,7 @@ from plugin.features.sessions.service import fact_out, message_out
 from plugin.kernel.ai_sessions import bump_state_version, get_ai_session, require_active
 from plugin.kernel.http import Req, RouteTable
 from plugin.kernel.pagination import fetch_page
+from plugin.kernel.secret_memory import take_in
 from plugin.kernel.states import FactSource
 from plugin.kernel.tenancy import get_owned
 
@@ -54,8 +55,14 @@ async def create_fact(req: Req[FactCreate, Any]) -> FactOut:
     async with req.database.write() as tx:
         ai_session = await get_ai_session(tx, req.account_id, req.path_int("session_id"))
         require_active(ai_session)
+        taken = await take_in(
+            tx, req.instance.box(), ai_session.id, req.body.text.strip(), source="fact"
+        )
         fact = Fact(
-            session_id=ai_session.id, text=req.body.text.strip(), source=FactSource.ENGINEER
+            session_id=ai_session.id,
+            text=taken.text,
+            redactions=taken.redactions or None,
+            source=FactSource.ENGINEER,
         )
         tx.add(fact)
         await tx.flush()
@@ -91,7 +98,10 @@ async def update_fact(req: Req[FactCreate, Any]) -> FactOut:
         ai_session = await get_ai_session(tx, req.account_id, req.path_int("session_id"))
         require_active(ai_session)
         fact = await _get_fact(tx, ai_session.id, req.path_int("fact_id"))
-        fact.text = req.body.text.strip()
+        taken = await take_in(
+            tx, req.instance.box(), ai_session.id, req.body.text.strip(), source="fact"
+        )
+        fact.text, fact.redactions = taken.text, taken.redactions or None
         await tx.flush()
         version = await bump_state_version(tx, ai_session.id)
         return fact_out(fact, version)

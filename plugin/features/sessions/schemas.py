@@ -32,7 +32,11 @@ class SessionQuery(BaseModel):
 class MessageOut(BaseModel):
     id: int
     role: str
-    content: str
+    content: str = Field(description="As stored: secrets already replaced by [REDACTED]")
+    redactions: list[str] = Field(
+        default_factory=list,
+        description="The kind of each [REDACTED] in `content`, in order (never the value)",
+    )
     generator: str | None = None
     reply_to_id: int | None = None
     created_at: datetime
@@ -58,6 +62,7 @@ class FactCreate(BaseModel):
 class FactOut(BaseModel):
     id: int
     text: str
+    redactions: list[str] = Field(default_factory=list)
     source: str
     created_at: datetime
     updated_at: datetime

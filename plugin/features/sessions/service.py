@@ -75,6 +75,7 @@ def message_out(m: Message) -> MessageOut:
         id=m.id,
         role=m.role,
         content=m.content,
+        redactions=list(m.redactions or []),
         generator=m.generator,
         reply_to_id=m.reply_to_id,
         created_at=m.created_at,
@@ -85,6 +86,7 @@ def fact_out(f: Fact, state_version: int | None = None) -> FactOut:
     return FactOut(
         id=f.id,
         text=f.text,
+        redactions=list(f.redactions or []),
         source=f.source,
         created_at=f.created_at,
         updated_at=f.updated_at,

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -14,7 +15,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from plugin.kernel.db import Base, UTCDateTime, utcnow
+from plugin.kernel.db import Base, NullableJSON, UTCDateTime, utcnow
 from plugin.kernel.states import WritebackKind, WritebackStage, WritebackState, values
 
 
@@ -44,6 +45,8 @@ class Writeback(Base):
     verified_status_id: Mapped[int | None] = mapped_column(BigInteger)
     verified_status_name: Mapped[str | None] = mapped_column(String(200))
     skipped_reason: Mapped[str | None] = mapped_column(Text)
+    # Secret-looking spans the engineer confirmed were not secrets: {start, end, kind}.
+    allowed_spans: Mapped[list[dict[str, Any]] | None] = mapped_column(NullableJSON)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)

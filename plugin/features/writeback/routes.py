@@ -6,9 +6,13 @@ from typing import Any
 
 from plugin.features.notes.cache import PREVIEW_CACHE
 from plugin.features.notes.service import preview
+from plugin.features.writeback.gate import check_customer_note, scrub_internal_note
 from plugin.features.writeback.schemas import PostIn, WritebackResult
 from plugin.features.writeback.service import PSAWritebackService
+from plugin.kernel.ai_sessions import get_ai_session
+from plugin.kernel.errors import Unprocessable
 from plugin.kernel.http import Req, RouteTable
+from plugin.kernel.secret_memory import recall
 from plugin.kernel.states import DocumentKind, WritebackKind
 
 routes = RouteTable("writeback")
@@ -25,8 +29,22 @@ async def _post(
             req.database, req.llm, req.app[PREVIEW_CACHE], req.account_id, ai_session_id, document
         )
         markdown = draft.markdown
+    text = markdown.strip()
+    if not text:
+        raise Unprocessable(
+            "The document is empty.", details={"fields": {"markdown": "must not be blank"}}
+        )
+    async with req.database.read() as db:
+        await get_ai_session(db, req.account_id, ai_session_id)
+        remembered = await recall(db, req.instance.box(), ai_session_id)
+    if kind == WritebackKind.RESOLUTION:
+        checked = check_customer_note(
+            text, remembered, req.body.allow_spans, ai_session_id=ai_session_id
+        )
+    else:
+        checked = scrub_internal_note(text, remembered)
     return await PSAWritebackService(req.database, req.psa).post(
-        req.account_id, ai_session_id, kind, markdown, req.caller.actor
+        req.account_id, ai_session_id, kind, checked, req.caller.actor
     )
 
 

@@ -5,6 +5,13 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 
+class AllowedSpan(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    start: int = Field(ge=0, le=60_000)
+    end: int = Field(ge=1, le=60_000)
+
+
 class PostIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -12,6 +19,12 @@ class PostIn(BaseModel):
         None,
         max_length=60_000,
         description="The engineer's edited document; omitted: the current preview",
+    )
+    allow_spans: list[AllowedSpan] = Field(
+        default_factory=list,
+        max_length=50,
+        description="Spans of the final text (as a 422 secret_detected named them) that the "
+        "engineer confirms are not secrets; recorded with the writeback",
     )
 
 

@@ -22,8 +22,10 @@ import structlog
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from plugin.features.writeback.gate import CheckedDocument
 from plugin.features.writeback.models import Writeback
 from plugin.features.writeback.outcomes import KINDS, status_not_applied, writeback_result
+from plugin.features.writeback.plain_text import markdown_to_plain
 from plugin.features.writeback.schemas import WritebackResult
 from plugin.kernel.ai_sessions import (
     AISession,
@@ -32,10 +34,9 @@ from plugin.kernel.ai_sessions import (
     require_active,
 )
 from plugin.kernel.db import Database, utcnow
-from plugin.kernel.errors import ApiError, BadGateway, Conflict, Unprocessable
+from plugin.kernel.errors import ApiError, BadGateway, Conflict
 from plugin.kernel.psa import PSAConnections, has_psa
 from plugin.kernel.queue import Claim, LeasedQueue, exponential_backoff
-from plugin.kernel.redaction import redact_text
 from plugin.kernel.states import SessionStatus, WritebackKind, WritebackStage, WritebackState
 from plugin.kernel.tenancy import Account, get_account
 from providers.psa import (
@@ -80,21 +81,22 @@ class PSAWritebackService:
         self.psa = psa
 
     async def post(
-        self, account_id: int, ai_session_id: int, kind: WritebackKind, markdown: str, actor: str
+        self,
+        account_id: int,
+        ai_session_id: int,
+        kind: WritebackKind,
+        document: CheckedDocument,
+        actor: str,
     ) -> WritebackResult:
-        """Start (or resume) the session's writeback of this kind and run it now."""
-        markdown = redact_text(markdown.strip())
-        if not markdown:
-            raise Unprocessable(
-                "The document is empty.", details={"fields": {"markdown": "must not be blank"}}
-            )
+        """Start (or resume) the session's writeback of this kind and run it now. The
+        document has passed the outbound gate (writeback.gate)."""
         async with self.database.write() as tx:
             ai_session = await get_ai_session(tx, account_id, ai_session_id, for_update=True)
             require_active(ai_session)
             account = await get_account(tx, account_id)
             if ai_session.psa_ticket_id is None or not has_psa(account):
-                return await self._local(tx, ai_session, kind, markdown, actor)
-            writeback = await self._claim_for_engineer(tx, ai_session, kind, markdown, actor)
+                return await self._local(tx, ai_session, kind, document.text, actor)
+            writeback = await self._claim_for_engineer(tx, ai_session, kind, document, actor)
             writeback_id = writeback.id
         step = await self.run(writeback_id)
         if step.error is not None:
@@ -106,7 +108,7 @@ class PSAWritebackService:
         tx: AsyncSession,
         ai_session: AISession,
         kind: WritebackKind,
-        markdown: str,
+        document: CheckedDocument,
         actor: str,
     ) -> Writeback:
         """The session's open writeback (created if there is none), claimed for this run."""
@@ -124,7 +126,8 @@ class PSAWritebackService:
                 session_id=ai_session.id,
                 kind=kind,
                 ticket_id=ai_session.psa_ticket_id,
-                markdown=markdown,
+                markdown=document.text,
+                allowed_spans=document.allowed or None,
                 created_by=actor,
                 attempts=0,
             )
@@ -138,7 +141,8 @@ class PSAWritebackService:
         elif writeback.state == WritebackState.IN_PROGRESS:
             writeback.note_uncertain = True  # its runner died: it may have posted
         elif writeback.stage == WritebackStage.PENDING and not writeback.note_uncertain:
-            writeback.markdown = markdown  # nothing posted yet: the latest edit wins
+            # Nothing posted yet: the latest edit wins.
+            writeback.markdown, writeback.allowed_spans = document.text, document.allowed or None
         writeback.state = WritebackState.IN_PROGRESS
         writeback.lease_until = utcnow() + LEASE
         writeback.attempts += 1  # the claim: fences any earlier runner
@@ -235,7 +239,10 @@ class PSAWritebackService:
     async def _advance(self, writeback: Writeback, account: Account, psa: PSAProvider) -> Step:
         spec = KINDS[WritebackKind(writeback.kind)]
         if writeback.stage == WritebackStage.PENDING:
-            await self._post_note(writeback, psa, spec.note)
+            posted = writeback.markdown
+            if not account.prefs.psa_renders_markdown:
+                posted = markdown_to_plain(posted)
+            await self._post_note(writeback, psa, spec.note, posted)
         if writeback.stage in (WritebackStage.NOTE_POSTED, WritebackStage.STATUS_REQUESTED):
             # Requesting again on resume is harmless and picks up a corrected target.
             ticket = await psa.get_ticket(writeback.ticket_id)
@@ -260,13 +267,15 @@ class PSAWritebackService:
             )
         return Step(writeback_result(writeback, spec.closes_as))
 
-    async def _post_note(self, writeback: Writeback, psa: PSAProvider, kind: NoteKind) -> None:
+    async def _post_note(
+        self, writeback: Writeback, psa: PSAProvider, kind: NoteKind, text: str
+    ) -> None:
         note = None
         if writeback.note_uncertain:
-            note = await psa.find_note(writeback.ticket_id, writeback.markdown, kind)
+            note = await psa.find_note(writeback.ticket_id, text, kind)
         if note is None:
             try:
-                note = await psa.add_note(writeback.ticket_id, writeback.markdown, kind)
+                note = await psa.add_note(writeback.ticket_id, text, kind)
             except PSAUnavailable as exc:
                 if exc.uncertain:
                     await self._save(writeback, note_uncertain=True)

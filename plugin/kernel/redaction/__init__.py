@@ -22,6 +22,7 @@ import html
 import json
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, quote_plus
 
@@ -32,6 +33,8 @@ __all__ = [
     "MIN_SECRET_LENGTH",
     "REDACTED",
     "Finding",
+    "KnownValues",
+    "known_values",
     "find_secrets",
     "redact_sensitive",
     "redact_text",
@@ -93,12 +96,20 @@ def written_forms(secret: str) -> set[str]:
     return forms
 
 
-def redact_values(text: str, secrets: Iterable[Any]) -> str:
-    """Replace each known secret value (and its quoted/escaped forms) by [REDACTED].
+@dataclass(frozen=True)
+class KnownValues:
+    """Known secret values compiled once, to scrub many texts (an LLM request, a stream)."""
 
-    Longest forms first, so a secret that contains another is replaced whole. Booleans,
-    None and values shorter than MIN_SECRET_LENGTH characters are skipped.
-    """
+    pattern: re.Pattern[str] | None
+    longest: int  # the longest written form: how much of a stream to hold back
+
+    def sub(self, text: str) -> str:
+        return self.pattern.sub(REDACTED, text) if self.pattern is not None and text else text
+
+
+def known_values(secrets: Iterable[Any]) -> KnownValues:
+    """Longest forms first, so a secret that contains another is replaced whole. Booleans,
+    None and values shorter than MIN_SECRET_LENGTH characters are skipped."""
     forms: set[str] = set()
     for secret in secrets:
         if secret is None or isinstance(secret, bool):
@@ -108,9 +119,14 @@ def redact_values(text: str, secrets: Iterable[Any]) -> str:
             continue
         forms |= written_forms(value)
     if not forms:
-        return text
-    pattern = re.compile("|".join(re.escape(form) for form in sorted(forms, key=len, reverse=True)))
-    return pattern.sub(REDACTED, text)
+        return KnownValues(None, 0)
+    ordered = sorted(forms, key=len, reverse=True)
+    return KnownValues(re.compile("|".join(re.escape(form) for form in ordered)), len(ordered[0]))
+
+
+def redact_values(text: str, secrets: Iterable[Any]) -> str:
+    """Replace each known secret value (and its quoted/escaped forms) by [REDACTED]."""
+    return known_values(secrets).sub(text)
 
 
 def find_secrets(text: str) -> list[Finding]:
