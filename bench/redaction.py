@@ -36,6 +36,12 @@ PATHOLOGICAL = {
     "base64 run": "QUJD",
     "quotes '\"…": "'\"",
     "prose": "The spooler stops after the update; the user reset her password. ",
+    "BEGIN blocks": "-----BEGIN K-----\n",
+    "cookies": "Cookie: a=b; ",
+    "backup codes": "backup codes: 1234 ",
+    "i.e. …": "password i.e. ",
+    "log in as …": "log in as a with ",
+    "repeated secret": "pw: Kx9#mm2 ",
 }
 
 

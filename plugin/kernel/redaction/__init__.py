@@ -6,9 +6,11 @@ Three layers, each replacing a secret with `[REDACTED]`:
   may be written in (quoted for a script, JSON- or URL-escaped...). Values shorter than 4
   characters are left alone: replacing "1" or "no" everywhere would wreck the text.
 - `redact_text` / `find_secrets`: secret-looking strings in text nobody declared (chat
-  messages, facts, pasted scripts, ticket text, notes), found by four detectors: shapes of
-  their own (tokens.py), names of keys (keyvalue.py), admin tools' arguments (commands.py),
-  the way people write them down (prose.py) and the way people make them (shapes.py).
+  messages, facts, pasted scripts, ticket text, notes), found by eight detectors: key
+  material (keys.py), shapes of their own (tokens.py), pasted HTTP traffic (web.py), names
+  of keys (keyvalue.py), admin tools' arguments (commands.py), the way people write them
+  down (prose.py), codes under their heading (codes.py) and the way people make them
+  (shapes.py).
 
 Every function is idempotent (redacting twice gives the same text as once). The corpus in
 tests/data/secrets is the source of truth; `bench/redaction.py` prints recall and false
@@ -26,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, quote_plus
 
-from plugin.kernel.redaction import commands, keyvalue, prose, shapes, tokens
+from plugin.kernel.redaction import codes, commands, keys, keyvalue, prose, shapes, tokens, web
 from plugin.kernel.redaction.findings import REDACTED, Finding, apply, merged
 
 __all__ = [
@@ -43,7 +45,16 @@ __all__ = [
 ]
 
 MIN_SECRET_LENGTH = 4
-_DETECTORS = (tokens.detect, keyvalue.detect, commands.detect, prose.detect, shapes.detect)
+_DETECTORS = (
+    keys.detect,
+    tokens.detect,
+    web.detect,
+    keyvalue.detect,
+    commands.detect,
+    prose.detect,
+    codes.detect,
+    shapes.detect,
+)
 
 # A parameter whose name says it holds a secret is redacted even if the schema forgot to.
 SECRET_NAME = re.compile(
@@ -135,10 +146,26 @@ def find_secrets(text: str) -> list[Finding]:
     if not text:
         return []
     markers = [(m.start(), m.end()) for m in re.finditer(re.escape(REDACTED), text)]
-    found = merged(found for detect in _DETECTORS for found in detect(text))
+    found = _everywhere(text, merged(found for detect in _DETECTORS for found in detect(text)))
     if not markers:
         return found
     return [f for f in found if not any(f.start < end and start < f.end for start, end in markers)]
+
+
+_REPEATED_MIN = 6  # shorter values ("1234") would hit unrelated numbers and words
+_REPEATED_MAX_VALUES = 100
+
+
+def _everywhere(text: str, found: list[Finding]) -> list[Finding]:
+    """A secret found once is a secret wherever else it is written in the same text ("…is
+    "open sesame open sesame", without quotes: open sesame open sesame")."""
+    kinds = {text[f.start : f.end]: f.kind for f in found if f.end - f.start >= _REPEATED_MIN}
+    if not kinds:
+        return found
+    ordered = sorted(kinds, key=len, reverse=True)[:_REPEATED_MAX_VALUES]
+    pattern = re.compile("|".join(re.escape(value) for value in ordered))
+    again = (Finding(*m.span(), kinds[m.group(0)]) for m in pattern.finditer(text))
+    return merged([*found, *again])
 
 
 def redact_text(text: str) -> str:

@@ -255,8 +255,16 @@ def _setx(text: str, arguments: list[Word]) -> Iterator[Finding | None]:
     from plugin.kernel.redaction.values import names_a_secret
 
     words = _positionals(arguments)
-    if len(words) >= 2 and names_a_secret(words[0].bare):
+    if len(words) >= 2 and names_a_secret(words[0].bare) and not is_placeholder(words[1].text):
         yield span(text, words[1].start, words[1].end, "password")
+
+
+def _netsh(text: str, arguments: list[Word]) -> Iterator[Finding | None]:
+    """`netsh wlan set hostednetwork … key=X`, `netsh wlan add profile … keyMaterial=X`."""
+    for word in arguments:
+        name, _, value = word.bare.partition("=")
+        if name.lower() in ("key", "keymaterial") and value and not is_placeholder(value):
+            yield span(text, word.end - len(value) - (word.text[-1] in "'\""), word.end, "password")
 
 
 def _slmgr(text: str, arguments: list[Word]) -> Iterator[Finding | None]:
@@ -277,6 +285,7 @@ _POSITIONAL = {
     "nmcli": _nmcli,
     "reg": _reg,
     "setx": _setx,
+    "netsh": _netsh,
     "slmgr": _slmgr,
     "wpa_passphrase": _from_position(1),
     "radtest": _from_position(1),
@@ -308,7 +317,6 @@ _HERE_STRING_INPUT = re.compile(
 _OPENSSL_PASSWD = re.compile(
     r"(?i)\bopenssl[ \t]+passwd(?:[ \t]+-\w+)*[ \t]+(\"[^\"\n]*\"|'[^'\n]*'|[^\s)]+)"
 )
-_CREDENTIAL_BYTES = re.compile(r"(?i)GetBytes\([ \t]*[\"']([^\"':\s]{1,80}):([^\"'\s]{3,120})[\"']")
 _DPAPI_BLOB = re.compile(r"(?i)01000000d08c9ddf0115d1118c7a00c04fc297eb[0-9a-f]{40,}")
 _BIND_CALL = re.compile(
     r"(?i)\b(?:simple_bind_s|simple_bind|bind_s|login|authenticate|auth_plain)[ \t]*\([ \t]*"
@@ -328,9 +336,6 @@ def _powershell(text: str) -> Iterator[Finding | None]:
             bare_word = value[0] not in "'\"" and value.isalpha() and value.islower()
             if not is_placeholder(value) and not bare_word:
                 yield span(text, *match.span(1), "password")
-    for match in _CREDENTIAL_BYTES.finditer(text):
-        if not is_placeholder(match.group(2)):
-            yield span(text, *match.span(2), "password")
     for match in _DPAPI_BLOB.finditer(text):
         yield span(text, *match.span(0), "password")
     for match in _HERE_STRING_INPUT.finditer(text):

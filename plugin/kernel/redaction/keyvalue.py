@@ -19,6 +19,7 @@ from plugin.kernel.redaction.values import (
     names_a_secret,
     unquote,
 )
+from plugin.kernel.redaction.vocabulary import COMMON_WORDS
 
 _QUOTED = r"\"(?:[^\"\\\r\n]|\\.)*+\"|'(?:[^'\r\n]|'')*+'"
 _BARE = r"[^\s,;&'\"<>)}\]]++"
@@ -70,16 +71,59 @@ def _assignments(text: str) -> Iterator[Finding | None]:
     while (match := _ASSIGNMENT.search(text, position)) is not None:
         position = match.start(4) + (1 if match.group(4)[0] in "'\"" else len(match.group(4)))
         key, separator, value = match.group(2), match.group(3), match.group(4)
-        if not (names_a_secret(key) or _random_under_a_key(key, value)):
+        label = _label_before(text, match.start(0)) + " " + key
+        if not (names_a_secret(label) or _random_under_a_key(key, value)):
             continue
-        if is_placeholder(value) or key.lower() in value.lower():
+        if key.lower() in value.lower():
+            continue
+        if is_placeholder(value):
+            yield from _literal_in_substitution(text, match.start(4), value)
             continue
         if value[0] not in "'\"" and "=" in value.rstrip("="):
             continue  # another assignment (`v=1; a=rsa`), not this key's value
         start, end = match.span(4)
         if value[0] not in "'\"" and separator in ":=":
-            end = _rest_of_line(text, match.start(2), start, end)
+            whole_line = _rest_of_line(text, match.start(2), start, end)
+            if _reads_as_a_sentence(text[start:whole_line], text[end : end + 40], separator,
+                                    whole_line > end):  # fmt: skip
+                continue
+            end = whole_line
         yield span(text, start, end, "password")
+
+
+def _label_before(text: str, key_start: int) -> str:
+    """The words before a key on its line, which may say what it is (`Master Password:`,
+    `Secret Key:`): up to two, within a bounded look back."""
+    line = text[max(0, key_start - 40) : key_start]
+    words = re.search(r"(?:^|\n)[ \t\-*\"']*((?:[A-Za-z][\w\-]*[ \t]+){1,2})$", line)
+    return words.group(1) if words else ""
+
+
+def _reads_as_a_sentence(value: str, after: str, separator: str, whole_line: bool) -> bool:
+    """`passwd: all authentication tokens updated`, `AUTH: Received control message: …`: a
+    word of the language with more words after it is a log line's message, not a value. A
+    line that is all value (`Master Password: Harbour lantern 1987 velvet`) is a passphrase
+    unless it starts like a sentence."""
+    first = re.match(r"[A-Za-z]+", value)
+    if first is None or separator != ":":
+        return False
+    if first.group(0).lower() in COMMON_WORDS:
+        return True
+    if whole_line:
+        return False
+    plain_word = first.group(0) == value.split()[0] and first.group(0)[1:].islower()
+    return plain_word and bool(re.match(r"[ \t]+[a-z]+\b", value[first.end() :] + after))
+
+
+_SUBSTITUTED_LITERAL = re.compile(r"""\$\([^()'"\n]{1,80}?(['"])([^'"$\n]{3,200})\1[ \t]*\)""")
+
+
+def _literal_in_substitution(text: str, start: int, value: str) -> Iterator[Finding | None]:
+    """`--sftp-pass "$(rclone obscure 'Walnut+Cabin+Seven')"`: the literal handed to the
+    command that turns it into the value is the secret."""
+    found = _SUBSTITUTED_LITERAL.search(value)
+    if found is not None:
+        yield span(text, start + found.start(2), start + found.end(2), "password")
 
 
 def _random_under_a_key(key: str, value: str) -> bool:
@@ -93,7 +137,9 @@ def _rest_of_line(text: str, key_start: int, start: int, end: int) -> int:
     """Where a bare value ends: the end of its line when the line is just `key: value`
     (looked at within a bounded window, so a long line stays linear)."""
     line_start = text.rfind("\n", max(0, key_start - 40), key_start) + 1
-    if line_start == 0 and key_start > 40 or text[line_start:key_start].strip(" \t-\"'"):
+    before = text[line_start:key_start]
+    labelled = re.fullmatch(r"[ \t\-\"'*]*(?:\w+[ \t]+){0,2}", before)
+    if line_start == 0 and key_start > 40 or not labelled:
         return end
     line_end = text.find("\n", end, end + 200)
     if line_end < 0:
@@ -111,6 +157,9 @@ def _parameters(text: str) -> Iterator[Finding | None]:
         dash, name, separator, value = match.groups()
         if dash == "/" and separator not in (":", "="):
             continue  # `/p x` is a switch and a word, unless the tool says otherwise
-        if not names_a_secret(name) or is_placeholder(value) or value.startswith("-"):
+        if not names_a_secret(name) or value.startswith("-"):
             continue
-        yield span(text, *match.span(4), "password")
+        if is_placeholder(value):
+            yield from _literal_in_substitution(text, match.start(4), value)
+        else:
+            yield span(text, *match.span(4), "password")

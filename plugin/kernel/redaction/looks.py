@@ -65,6 +65,8 @@ def password_shaped(value: str) -> bool:
     if NOT_A_VALUE.match(value) or HOST_LIKE.match(value) or is_placeholder(value):
         return False
     core = value.rstrip(".,;:!?)")
+    if re.search(r"[A-Za-z_]\w+=\w", core):
+        return False  # key=value data (`target=…:user=…`, a query string), not one value
     letters = sum(ch.isalpha() for ch in core)
     return letters >= 2 and any(ch.isdigit() for ch in core) and has_symbol(value)
 

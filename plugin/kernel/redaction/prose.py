@@ -18,19 +18,34 @@ from plugin.kernel.redaction.looks import looks_like_password, password_shaped, 
 from plugin.kernel.redaction.values import is_placeholder, looks_random
 from plugin.kernel.redaction.vocabulary import UNITS
 
+_CODE_QUALIFIERS = (
+    r"door|alarm|gate|keypad|duress|master|access|bypass|backup|recovery|entry|unlock|safe|"
+    r"lock|padlock|panel|engineer|installer|intercom|garage|building|cabinet|locker|phone"
+)
+_ROMANCE_CODE = (  # "código do alarme", "codice del citofono", "code du digicode"
+    r"(?:c[oó]digo|codice|code)[ \t]+(?:d[aeiou]s?|del|della|dello|du|des|de[ \t]+l')[ \t]*"
+    r"(?:alarm\w*|port[aãeo]\w*|acc?ess?o|citofono|interfone|cofre|cassaforte|coffre|"
+    r"digicode|portail|garage|cadeado|lucchetto|cadenas|allarme)"
+)
 # Longer phrases first: "secret key" must win over "secret".
 _TRIGGER = (
     r"(?:wi-?fi|network|security|wpa2?|license|licence|product|recovery|host|api|access|"
-    r"private|shared|encryption|the|bypass|master|routing|integration|client|app|"
-    r"subscription|secret|signing|service|account|storage|auth|sas|install)[ \t]+keys?|"
+    r"private|pre-?shared|shared|encryption|the|bypass|master|routing|integration|client|"
+    r"app|subscription|secret|signing|service|account|storage|auth|sas|install)[ \t_\-]+keys?|"
     r"key[ \t]+content|personal[ \t]+access[ \t]+tokens?|mot[ \t]+de[ \t]+passe|"
-    r"(?:door|alarm|gate|keypad|duress|master|access|bypass|backup|recovery|entry)[ \t]+codes?|"
+    rf"(?:(?:{_CODE_QUALIFIERS})[ \t]+)+codes?|{_ROMANCE_CODE}|combination|digicode|"
     r"pass(?:word|wd|phrase|code|wort)?s?|pw|pwd|pword|pin|puk|creds?|credentials|secret|"
     r"token|psk|pat|kennwort|contrase[ñn]a|clave|mdp|wachtwoord|senha"
 )
+# "to"/"para" before an article start a who-words phrase ("password to the portal is …").
+_NOT_BEFORE_ARTICLE = (
+    r"(?![ \t]+(?:the|a|an|his|her|their|our|my|your|its|la|el|los|las|lo|o|os|as|um|uma|"
+    r"un|una|le|les|du|de)\b)"
+)
 _WORD_CONNECTOR = (
-    r"is[ \t]+now|is|was|are|to|set[ \t]+to|changed[ \t]+to|reset[ \t]+to|now|will[ \t]+be|"
-    r"lautet|ist|es|est|é|para|blijft|becomes|remains"
+    rf"is[ \t]+now|is|was|are|to{_NOT_BEFORE_ARTICLE}|set[ \t]+to|changed[ \t]+to|"
+    rf"reset[ \t]+to|now|will[ \t]+be|lautet|ist|es|est|é|è|para{_NOT_BEFORE_ARTICLE}|"
+    r"blijft|becomes|remains"
 )
 _CONNECTOR = rf"(?:(?<=[ \t])(?:{_WORD_CONNECTOR})(?=[ \t])|:=|->|=>|→|=|:)"
 # trigger, up to five words of who/which (not crossing a sentence), connector, value.
@@ -38,11 +53,30 @@ _TRIGGERED = re.compile(
     rf"(?i)(?<![\w\-$])(?:{_TRIGGER})(?![\w\-])"
     rf"((?:[ \t]+(?!{_CONNECTOR})[^\s.,;:!?=→]+(?:\.[^\s.,;:!?=→]+)*){{0,8}}?)"
     rf"[ \t]*(?:\([^()\n]{{0,60}}\)[ \t]*)?({_CONNECTOR})[ \t]*"
+    r"(?:(?:literally|just|simply|still|currently|actually|basically)[ \t]+)?"
     rf"(\"[^\"\n]{{1,80}}\"|“[^”\n]{{1,80}}”|'[^'\n]{{1,80}}'|\S+)"
 )
 # trigger directly followed by the value: "pw hunter2", "pass Summer2023!".
 _ADJACENT = re.compile(
-    rf"(?i)(?<![\w\-$])(?:{_TRIGGER})(?![\w\-])(?:[ \t]*[(:=][ \t]*|[ \t]+)([^\s(]+)"
+    rf"(?i)(?<![\w\-$])(?:{_TRIGGER})(?![\w\-])"
+    r"(?:[ \t]+(?:d[aeiou]s?|del|della|dello|du|des)[ \t]+[^\s(]+)?"  # "senha do DVR X"
+    r"(?:[ \t]*[(:=][ \t]*|[ \t]+)([^\s(]+)"
+)
+# A value given again in other words: "…, i.e. HRB48213-2024", "Written out: Tr0mb0ne42".
+_SPELLED_OUT = re.compile(
+    r"(?i)(?:\bi\.e\.|\be\.g\.|\bnamely|\bwritten[ \t]+out|\bspelled[ \t]+out|"
+    r"\bthat[ \t]+is)[ \t]*[,:]?[ \t]+(\"[^\"\n]{1,80}\"|[^\s\"']+)"
+)
+# The value before its name: "set 1qaz2wsx3edc as the password".
+_VALUE_AS_SECRET = re.compile(
+    r"(?i)\b(?:set|uses?|used|chose|picked|typed|entered|made)[ \t]+"
+    r"(\"[^\"\n]{1,80}\"|[^\s\"']+)[ \t]+as[ \t]+(?:(?:the|her|his|their|its|a|my|our|your)"
+    r"[ \t]+)?(?:new[ \t]+)?(?:password|passcode|pin|pw|passphrase)\b"
+)
+# "log in to the dashboard as support@ with Merak1-Supp0rt!"
+_LOGIN_WITH = re.compile(
+    r"(?i)\blog[ \t]?(?:in|on)\b[^\n]{0,80}?[ \t]as[ \t]+\S+[ \t]+(?:with|using|and)[ \t]+"
+    r"(\"[^\"\n]{1,80}\"|[^\s\"']+)"
 )
 # "… changed it to X": a new value for a secret named just before.
 _CHANGED_TO = re.compile(
@@ -52,7 +86,8 @@ _CHANGED_TO = re.compile(
 )
 _PAIR = re.compile(
     r"(?i)\b(?:creds?|credentials|login|logon|account|admin|user(?:name)?|wi-?fi|ssid|u/p)"
-    r"\b[^\n/]{0,60}?[ \t]([^\s/]{2,60})[ \t]+/[ \t]+([^\s/]{3,80})"
+    r"\b[^\n/]{0,60}?[ \t]([^\s/]{2,60})(?:[ \t]+/[ \t]+|/(?=\S*[0-9]\S*[^\w\s/]|"
+    r"\S*[^\w\s/]\S*[0-9]))([^\s/]{3,80})"
 )
 
 
@@ -60,6 +95,8 @@ def detect(text: str) -> Iterator[Finding | None]:
     for match in _TRIGGERED.finditer(text):
         yield from _value(text, match, 3, digits_ok=_is_code_trigger(match.group(0)))
     for match in _ADJACENT.finditer(text):
+        if _is_the_passwd_command(text, match):
+            continue
         yield from _value(text, match, 1, digits_ok=_is_code_trigger(match.group(0)), strict=True)
     for match in _CHANGED_TO.finditer(text):
         window = text[max(0, match.start() - 160) : match.start()]
@@ -67,13 +104,31 @@ def detect(text: str) -> Iterator[Finding | None]:
             rf"(?i)(?<![\w$])(?:{_TRIGGER})(?![\w])|\b(?:admin|root|administrator)\b", window
         ):
             yield from _value(text, match, 1, digits_ok=True)
+    for match in _SPELLED_OUT.finditer(text):
+        window = text[max(0, match.start() - 160) : match.start()]
+        if re.search(rf"(?i)(?<![\w$])(?:{_TRIGGER})(?![\w])", window):
+            yield from _value(text, match, 1, digits_ok=True)
+    for pattern in (_VALUE_AS_SECRET, _LOGIN_WITH):
+        for match in pattern.finditer(text):
+            yield from _value(text, match, 1, digits_ok=pattern is _VALUE_AS_SECRET)
     for match in _PAIR.finditer(text):
         yield from _value(text, match, 2, digits_ok=False, strict=False, pair=True)
 
 
+def _is_the_passwd_command(text: str, match: re.Match[str]) -> bool:
+    """`passwd jdoe2` at a prompt names the user whose password changes, not a password."""
+    line_start = text.rfind("\n", 0, match.start()) + 1
+    before = text[line_start : match.start()]
+    command = text[match.start() : match.start() + 6] == "passwd"
+    return command and (not before.strip() or before.rstrip().endswith(("$", "#", ">", "sudo")))
+
+
 def _is_code_trigger(trigger_text: str) -> bool:
     lowered = trigger_text.lower()
-    return any(w in lowered for w in ("pin", "puk", "code", "passcode", "key", "pw", "pass"))
+    return any(
+        w in lowered
+        for w in ("pin", "puk", "cod", "cód", "passcode", "key", "pw", "pass", "combination")
+    )
 
 
 def _value(
@@ -93,6 +148,8 @@ def _value(
             yield span(text, start + 1, start + 1 + len(inner), "password")
         return
     value = raw.rstrip(".,;:)")
+    if value.endswith("?") and len(value) > 4:
+        value = value[:-1]  # the end of a question, not of the value
     if token_like(value) and looks_random(value, 20) and not is_placeholder(value):
         yield span(text, start, start + len(value), "token")
         return
@@ -109,6 +166,12 @@ def _value(
     if _multiword_passphrase(match, text):
         end = _phrase_end(text, start)
         yield span(text, start, end, "password")
+        return
+    if digits_ok and re.fullmatch(r"\d{1,3}(?:-\d{1,3}){2,5}", value):  # a combination
+        yield span(text, start, start + len(value), "pin")
+        return
+    if digits_ok and re.fullmatch(r"[A-Za-z]{1,2}\d{3,10}|\d{3,10}[A-Za-z]", value):
+        yield span(text, start, start + len(value), "pin")  # a door code: B2749
         return
     if digits_ok and re.fullmatch(r"\d{3,12}[#*]?", value):
         following = text[start + len(value) : start + len(value) + 40]

@@ -1,7 +1,6 @@
 """Secrets with no word before them, recognised by how people make them: tokens shaped
 like passwords (`Kp@tel-0610`, `Tr0ub4dor&3`), common passwords (`Password123`,
-`Summer2023!`), a word and a year (`Biscuit2021`), `admin:secret` pairs, and lists of
-backup codes under a heading."""
+`Summer2023!`), a word and a year (`Biscuit2021`), and `admin:secret` pairs."""
 
 from __future__ import annotations
 
@@ -16,7 +15,10 @@ _PASSWORD_SHAPE = re.compile(r"(?<![\w@.\\/:=-])([^\s\"'`()<>\[\]{},;]{6,64})")
 _COMMON_PASSWORD = re.compile(
     r"(?<![\w@.\\/-])((?i:p[a@]ssw[o0]rd|passw0rd|welcome|changeme|letmein|qwerty|trustno1|"
     r"iloveyou|p@ss|summer|winter|spring|autumn|fall|sommer|verano|invierno|hiver|"
-    r"admin|root|toor)[!@#$%^&*.]?\d{1,4}[!@#$%^&*?.]*)(?![\w@\\/-]|\.\w)"
+    r"admin|root|toor|ilove[a-z]{2,12}|qwert[yz]|asdfgh?|zxcvbn)[!@#$%^&*.]?\d{1,4}"
+    r"[!@#$%^&*?.]*"
+    r"|(?i:1qaz2wsx(?:3edc)?(?:4rfv)?|q1w2e3r4(?:t5)?|1q2w3e4r(?:5t)?|zaq12wsx)[!@#$%^&*?.]*)"
+    r"(?![\w@\\/-]|\.\w)"
 )
 _YEAR_WORD = re.compile(
     r"(?<![\w@.\\/-])([A-Z][a-z]{2,}[\w]*?(?:19|20)\d\d[!#$%&*?@+]*)(?![\w@\\/-]|\.\w)"
@@ -26,13 +28,6 @@ _USER_COLON_SECRET = re.compile(
     r"operator|manager|user|super|supervisor|tech|install|backup|ftp|kiosk|test|demo)"
     r":([^\s:/@\\]{4,60})(?![\w/\\:.@-])"
 )
-_CODES_HEADING = re.compile(
-    r"(?i)\b(?:backup|recovery|bypass|emergency|scratch)[ \t]+codes?\b([^\n]*)"
-)
-_ONE_CODE = r"\d{3,10}(?:[ \t]\d{3,10})?|[A-Za-z0-9]{4,6}-[A-Za-z0-9]{4,6}"
-_CODE = re.compile(rf"(?<![\w])({_ONE_CODE})(?!\w)")
-# A line of nothing but (numbered) codes: "1. 5289 9319   2. 2042 2661".
-_CODE_LINE = re.compile(rf"[ \t]*(?:(?:\d{{1,2}}\.[ \t]*)?(?:{_ONE_CODE})[ \t,]*)+")
 
 
 def detect(text: str) -> Iterator[Finding | None]:
@@ -50,28 +45,3 @@ def detect(text: str) -> Iterator[Finding | None]:
         value = match.group(1)
         if password_shaped(value) or looks_like_password(value, strict=True):
             yield span(text, *match.span(1), "password")
-    yield from _backup_codes(text)
-
-
-def _backup_codes(text: str) -> Iterator[Finding | None]:
-    """Codes on the heading's line after a colon, and on the lines below it that hold
-    nothing but codes."""
-    for heading in _CODES_HEADING.finditer(text):
-        rest_start = heading.start(1)
-        colon = heading.group(1).find(":")
-        if colon >= 0:
-            yield from _codes_in(text, rest_start + colon + 1, heading.end(1))
-        position = heading.end() + 1
-        while position < len(text):
-            line_end = text.find("\n", position)
-            line_end = len(text) if line_end < 0 else line_end
-            line = text[position:line_end]
-            if not line.strip() or not _CODE_LINE.fullmatch(line):
-                break
-            yield from _codes_in(text, position, line_end)
-            position = line_end + 1
-
-
-def _codes_in(text: str, start: int, end: int) -> Iterator[Finding | None]:
-    for match in _CODE.finditer(text, start, end):
-        yield span(text, *match.span(1), "recovery_code")

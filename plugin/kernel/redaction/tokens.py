@@ -1,4 +1,4 @@
-"""Secrets recognisable by their own shape: key blocks, vendor tokens, JWTs, authorization
+"""Secrets recognisable by their own shape: vendor tokens, JWTs, authorization
 headers, credentials and signatures in URLs, recovery keys, network-device configuration.
 
 Every pattern is linear: no nested repetition, lookbehinds at the start of runs.
@@ -14,12 +14,6 @@ from collections.abc import Iterator
 from plugin.kernel.redaction.findings import Finding, finding, span
 from plugin.kernel.redaction.values import is_dummy, is_placeholder, looks_random, names_a_secret
 
-_PRIVATE_KEY = re.compile(
-    r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----(.*?)"
-    r"(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|\Z)",
-    re.DOTALL,
-)
-_PUTTY_KEY = re.compile(r"Private-Lines:\s*\d+\s*\n((?:[A-Za-z0-9+/=]+\r?\n?)+)")
 _VENDOR_TOKENS = re.compile(
     r"(?<![A-Za-z0-9_\-])(?:"
     r"sk-ant-[A-Za-z0-9_\-]{16,}"  # Anthropic
@@ -63,7 +57,8 @@ _URL_SECRET_PARAMETER = re.compile(
     r"(?i)[?&;](?:sig|signature|x-amz-signature|x-amz-security-token|x-goog-signature|"
     r"x-goog-credential-secret|token|access_token|refresh_token|id_token|api_key|apikey|"
     r"api-key|key|secret|client_secret|password|pwd|passwd|auth|code|sas|sv_sig|appid|app_key|"
-    r"appkey|subscription-key|access_key|private_token|auth_token|apitoken|api_token)"
+    r"appkey|subscription-key|access_key|private_token|auth_token|apitoken|api_token|"
+    r"session|sessionid|jsessionid|phpsessid|sid|voucher|passcode|otp|pin)"
     r"=([^&#;\s\"'<>]{6,})"
 )
 # Secret paths: webhooks, push and catch hooks, bot tokens, published calendars.
@@ -72,15 +67,22 @@ _WEBHOOK = re.compile(
     r"|(?:discord|discordapp)\.com/api/webhooks/\d+/"
     r"|[a-z0-9.-]*webhook\.office\.com/webhookb2/[^\s/]+/IncomingWebhook/"
     r"|hooks\.zapier\.com/hooks/catch/\d+/|[^\s/]+/api/push/|api\.telegram\.org/bot"
-    r"|[^\s/]+/owa/calendar/[^\s/]+/)"
+    r"|[^\s/]+/owa/calendar/[^\s/]+/|[^\s/]+:505[01]/)"  # PRTG HTTP push ports
     r"([A-Za-z0-9_\-:]{6,}(?:/[A-Za-z0-9_\-]{16,}){0,3})"
 )
 # Any other hook URL: only a machine-made path segment is its secret.
 _HOOK_PATH = re.compile(
     r"(?i)https?://[^\s/]+/(?:[^\s/]+/)*?(?:webhooks?|hooks|triggers?)/(?:[^\s/]+/)*?([A-Za-z0-9_\-]{16,})"
 )
+# Oracle's thin driver puts `user/password@` after the scheme.
+_JDBC_USER_SLASH = re.compile(r"(?i)\bjdbc:oracle:(?:thin|oci):[^/\s@:]+/([^@\s]+)@")
 _BITLOCKER = re.compile(r"(?<![\d-])\d{6}(?:-\d{6}){7}(?![\d-])")
 _DASHED_KEY = re.compile(r"(?<![\w-])[A-Z0-9]{4,6}(?:-[A-Z0-9]{4,6}){3,7}(?![\w-])")
+# What a dashed code is when a label says so: a product ID, a serial, a part number.
+_IDENTIFIER_LABEL = re.compile(
+    r"(?i)\b(?:product[ _]?id|serial(?:[ _]?(?:number|no))?|s/n|part[ _]?(?:number|no)|"
+    r"model|asset[ _]?tag|order|invoice|sku|build)\b[^\n\w]{0,4}$"
+)
 _CW_KEY_PAIR = re.compile(
     r"(?<![A-Za-z0-9_.\-])[A-Za-z0-9_.\-]++\+[A-Za-z0-9]{10,64}:([A-Za-z0-9]{10,64})\b"
 )
@@ -103,20 +105,17 @@ _OTP_KEY = re.compile(
 
 
 def detect(text: str) -> Iterator[Finding | None]:
-    for match in _PRIVATE_KEY.finditer(text):
-        body = re.sub(r"\s", "", match.group(1))
-        if len(body) >= 8 and not re.fullmatch(r"[.…xX*]+", body):  # not an elided example
-            yield finding(match, 1, "private_key")
-    for match in _PUTTY_KEY.finditer(text):
-        yield finding(match, 1, "private_key")
     for match in _VENDOR_TOKENS.finditer(text):
         if not is_dummy(match.group(0)):
             yield finding(match, 0, "api_key")
     for pattern in (_AUTH_HEADER, _BEARER, _API_KEY_HEADER, _URL_USERINFO, _URL_TOKEN_USER,
-                    _URL_SECRET_PARAMETER, _WEBHOOK):  # fmt: skip
+                    _URL_SECRET_PARAMETER, _JDBC_USER_SLASH):  # fmt: skip
         for match in pattern.finditer(text):
             if not is_placeholder(match.group(1)):
                 yield finding(match, 1, "token")
+    for match in _WEBHOOK.finditer(text):  # the address's shape says it is a secret
+        if not is_dummy(match.group(1)):
+            yield finding(match, 1, "token")
     for match in _BASIC.finditer(text):
         if _decodes_to_credentials(match.group(1)):
             yield finding(match, 1, "password")
@@ -132,6 +131,8 @@ def _codes(text: str) -> Iterator[Finding | None]:
         yield finding(match, 0, "recovery_code")
     for match in _DASHED_KEY.finditer(text):
         value = match.group(0)
+        if _IDENTIFIER_LABEL.search(text, max(0, match.start() - 24), match.start()):
+            continue
         if any(ch.isalpha() for ch in value) and sum(ch.isdigit() for ch in value) >= 2:
             yield finding(match, 0, "recovery_code")
     for match in _CW_KEY_PAIR.finditer(text):

@@ -18,8 +18,14 @@ SECRET_NOUNS = frozenset(
         "wachtwoord", "senha", "mdp", "apikey", "appkey", "authkey", "secretkey", "authtok",
         "authtoken", "appid" ,
         "privatekey", "accesskey", "accountkey", "psksecret", "adminpassword", "rootpw",
+        "skey",
     }
 )  # fmt: skip
+# Names that end like a secret's but name something else: sudo's NOPASSWD tag, a FortiToken
+# serial number.
+NOT_SECRET_NAMES = frozenset({"nopasswd", "nopassword", "fortitoken", "passwordless"})
+# Words after the secret noun that say which form it is in: `client-key-data`, `secret_1`.
+_FORM_WORDS = frozenset({"data", "value", "b64", "base64", "text", "plain", "enc", "string"})
 # Compound words that end in a secret noun: `psksecret`, `adminpassword`, `keypass`.
 SECRET_SUFFIXES = ("password", "passwd", "secret", "token", "passphrase", "apikey", "pwd")
 # `<qualifier> key` names a secret (`api key`, `AccountKey`); a bare `key` does not.
@@ -32,6 +38,7 @@ KEY_QUALIFIERS = frozenset(
         "storage", "primary", "secondary", "crypt", "passphrase", "psk", "bitlocker",
         "connection", "sas", "webhook", "bypass", "manual", "mfa", "totp", "otp",
         "registration", "install", "installation", "activation", "tenant", "enrollment",
+        "client",
     }
 )  # fmt: skip
 # `<qualifier> code` names a secret (`backup code`); a bare `code` (error code) does not.
@@ -67,7 +74,10 @@ _PLACEHOLDER = re.compile(
       | %[\w]+%.*                   # %PASSWORD%
       | [*xX•.\-_#]{3,}.{0,2}       # ******** or xxxx
       | (?:your|my|the|some|enter)[-_ ]\w*
-      | .*_here | .*(?:\.\.\.|…)   # a slot or a truncated example
+      | .*[_\ ]here | .*(?:\.\.\.|…)   # a slot or a truncated example
+      | .*\byour[-_\ ].* | (?:put|enter|insert|type|paste)[-_\ ].*
+      | \*[A-Z*_\ ]+\*                # *SENSITIVE*DATA*DELETED* (a scrubbed unattend.xml)
+      | /[\w.\-]+(?:/[\w.\-]+)+/? | [\w.\-]+(?:/[\w.\-:]+){2,}   # a path or a vault path
       | \(.* | -\w.*                 # an expression, the next option
       | (?:get-credential|read-host|convertto-securestring|getpass|input)\b.*
       | @\w+.* | !vault\b.* | system\.\w.*securestring.* | \w+\(.*\).*
@@ -85,9 +95,13 @@ def key_words(key: str) -> list[str]:
 def names_a_secret(key: str) -> bool:
     """Whether a key, parameter or label names a secret (by its last words)."""
     words = key_words(key)
-    if not words:
+    while len(words) > 1 and (words[-1].isdigit() or words[-1] in _FORM_WORDS):
+        words.pop()
+    if not words or words[-1] in NOT_SECRET_NAMES:
         return False
     last = words[-1]
+    if last == "private" and len(words) > 1 and words[-2] in ("key", "apikey", "api", "token"):
+        return True  # MJ_APIKEY_PRIVATE: the private half of a key pair
     if last in SECRET_NOUNS or last.endswith(SECRET_SUFFIXES):
         return True
     before = words[-2] if len(words) > 1 else ""
