@@ -60,6 +60,7 @@ class MemberIdentity:
     member_id: str
     name: str | None = None
     email: str | None = None
+    verified_by: str | None = None  # how the PSA confirmed them, e.g. "cookie" or "basic"
 
 
 class PSAError(Exception):
@@ -209,6 +210,9 @@ class PSASetup(Protocol):
         self, callback_id: int, *, inactive: bool = False
     ) -> dict[str, Any]: ...
 
+    async def list_hosted_screens(self) -> list[dict[str, Any]]:
+        """The screens a hosted page can be put on: `{"id", "name", ...}` each."""
+
     async def list_hosted_setups(self) -> list[dict[str, Any]]: ...
 
     async def create_hosted_setup(
@@ -220,7 +224,8 @@ class PSASetup(Protocol):
         origin: str,
         type: str = "Pod",
         pod_height: int | None = None,
-    ) -> dict[str, Any]: ...
+    ) -> dict[str, Any]:
+        """Register a hosted page on a screen, for this integration (its clientId)."""
 
 
 @runtime_checkable
