@@ -49,6 +49,12 @@ class WritebackBrief(BaseModel):
     stage: str
     last_error: str | None = None
     attempts: int = 0
+    created_by: str | None = Field(
+        None, description="Who posted it: the ConnectWise member, or token:<id> for an API token"
+    )
+    author_member_id: str | None = Field(
+        None, description="The ConnectWise member the note is attributed to on the ticket"
+    )
 
 
 class SessionOut(BaseModel):
@@ -215,4 +221,6 @@ def _writeback_brief(writeback: Writeback | None) -> WritebackBrief | None:
         stage=writeback.stage,
         last_error=writeback.last_error,
         attempts=writeback.attempts,
+        created_by=writeback.created_by,
+        author_member_id=writeback.author_member_id,
     )

@@ -51,6 +51,7 @@ class PSANote:
     ticket_id: int
     text: str
     kind: NoteKind
+    author: str | None = None  # the PSA member the PSA attributes the note to, when known
 
 
 @dataclass(frozen=True)
@@ -246,7 +247,11 @@ class PSAProvider(Protocol):
     async def list_ticket_statuses(self, ticket_id: int) -> list[TicketStatus]:
         """The statuses of the board the ticket is on now."""
 
-    async def add_note(self, ticket_id: int, text: str, kind: NoteKind) -> PSANote: ...
+    async def add_note(
+        self, ticket_id: int, text: str, kind: NoteKind, *, author: str | None = None
+    ) -> PSANote:
+        """Post a note. `author`: the PSA member who wrote it (a pod member's id), recorded
+        on the note where the PSA allows it; the note is posted either way."""
 
     async def find_note(self, ticket_id: int, text: str, kind: NoteKind) -> PSANote | None:
         """An existing note with exactly this text and kind (to avoid posting twice)."""

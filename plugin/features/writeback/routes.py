@@ -26,7 +26,7 @@ async def _post(
         )
         markdown = draft.markdown
     return await PSAWritebackService(req.database, req.psa).post(
-        req.account_id, ai_session_id, kind, markdown, req.caller.actor
+        req.account_id, ai_session_id, kind, markdown, req.caller.actor, req.caller.member_id
     )
 
 

@@ -177,6 +177,8 @@ def _note_view(note: dict[str, Any]) -> dict[str, Any]:
         "id": note.get("id"),
         "kind": kind,
         "text": note.get("text"),
+        "member": (note.get("member") or {}).get("name")
+        or (note.get("member") or {}).get("identifier"),
         "created_by": note.get("createdBy"),
         "date": note.get("dateCreated"),
     }
