@@ -3,7 +3,12 @@ replace, engineers reading settings and board statuses, and a session titled by 
 
 from __future__ import annotations
 
+import asyncio
 import json
+
+from plugin.features.accounts import routes
+from plugin.kernel.appkeys import DATABASE
+from plugin.kernel.tenancy import Account
 
 SETTINGS = "/api/v1/settings"
 FULL = {
@@ -93,6 +98,49 @@ async def test_an_invalid_result_is_422_naming_the_field_and_stores_nothing(clie
     assert await _stored(client, admin_headers) == FULL
     bad = await _patch(client, admin_headers, {"preferences": [1]}, status=422)
     assert "preferences" in bad["error"]["details"]["fields"]
+
+
+async def test_concurrent_patches_lose_nothing(client, admin_headers):
+    await _put(client, admin_headers, FULL)
+    patches = [
+        {"preferences": {"cw_resolved_status_id": 7}},
+        {"preferences": {"nudge_after_minutes": 30}},
+        {"preferences": {"board_overrides": {"3": {"resolved": 4}}}},
+        {"preferences": {"auto_open_boards": None}},
+    ]
+
+    answers = await asyncio.gather(
+        *(client.patch(SETTINGS, json=patch, headers=admin_headers) for patch in patches)
+    )
+
+    assert [resp.status for resp in answers] == [200] * len(patches)
+    assert await _stored(client, admin_headers) == {
+        "cw_resolved_status_id": 7,
+        "cw_escalated_status_id": 5,
+        "board_overrides": {"2": {"resolved": 14, "escalated": 15}, "3": {"resolved": 4}},
+        "nudge_after_minutes": 30,
+    }
+
+
+async def test_status_ids_changing_under_a_patch_every_time_is_409(
+    client, admin_headers, monkeypatch
+):
+    await _put(client, admin_headers, FULL)
+    validate = routes._validate
+    changes = iter(range(100, 200))
+
+    async def validate_while_another_admin_changes_them(req, account, preferences):
+        await validate(req, account, preferences)
+        async with client.app[DATABASE].write() as tx:  # lands before the patch is written
+            stored = await tx.get(Account, account.id)
+            stored.preferences = {**stored.preferences, "cw_resolved_status_id": next(changes)}
+
+    monkeypatch.setattr(routes, "_validate", validate_while_another_admin_changes_them)
+
+    body = await _patch(client, admin_headers, {"preferences": {"nudge_after_minutes": 9}}, 409)
+
+    assert body["error"]["code"] == "settings_changed"
+    assert "nudge_after_minutes" not in await _stored(client, admin_headers)
 
 
 async def test_patch_checks_status_ids_against_the_psa(cw_client, cw_admin_headers):

@@ -1,4 +1,5 @@
-"""`fixpilot templates import`: load a JSON list of script templates (idempotent)."""
+"""`fixpilot templates import`: load an MSP's own JSON list of script templates (idempotent;
+the shipped library loads itself, see plugin.features.scripts.shipped)."""
 
 from __future__ import annotations
 
@@ -20,8 +21,12 @@ def add_commands(sub) -> None:
     templates = sub.add_parser("templates", help="the script library").add_subparsers(
         title="templates"
     )
-    p = templates.add_parser("import", help="import templates from a JSON file (idempotent)")
-    p.add_argument("file", type=Path, help="a JSON list of templates, e.g. the shipped library")
+    p = templates.add_parser(
+        "import", help="import an MSP's own templates from a JSON file (idempotent)"
+    )
+    p.add_argument(
+        "file", type=Path, help="a JSON list of templates (the shipped library loads itself)"
+    )
     p.add_argument("--account", default="default")
     p.set_defaults(run=import_file)
 

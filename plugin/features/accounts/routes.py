@@ -11,7 +11,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from plugin.kernel.errors import Conflict, Unprocessable
 from plugin.kernel.http import Req, RouteTable
 from plugin.kernel.manifest import preference_errors
-from plugin.kernel.preferences import AccountPreferences, StatusCheck, check_status_targets
+from plugin.kernel.preferences import (
+    AccountPreferences,
+    StatusCheck,
+    StatusTarget,
+    check_status_targets,
+)
 from plugin.kernel.psa import has_psa, psa_label, read_board_statuses
 from plugin.kernel.psa_errors import psa_api_error
 from plugin.kernel.tenancy import Account, get_account
@@ -20,9 +25,9 @@ from providers.psa import PSAError
 routes = RouteTable("settings")
 
 
-# A concurrent change between reading the preferences and writing the patched ones makes the
-# patch start again from the new preferences, this many times at most.
-PATCH_ATTEMPTS = 3
+# A concurrent change of the status ids between checking a patch's result against the PSA
+# and writing it makes the patch start again, this many times at most.
+PATCH_ATTEMPTS = 5
 
 
 class SettingsOut(BaseModel):
@@ -88,22 +93,39 @@ async def put_settings(req: Req[SettingsIn, Any]) -> SettingsOut:
     errors=(409, 502, 503),
 )
 async def patch_settings(req: Req[SettingsPatch, Any]) -> SettingsOut:
-    patch = req.body.preferences
     for _ in range(PATCH_ATTEMPTS):
         async with req.database.read() as db:
             account = await get_account(db, req.account_id)
-        stored = account.preferences or {}
-        preferences = {} if patch is None else json_merge_patch.merge(copy.deepcopy(stored), patch)
-        await _validate(req, account, preferences)
+        checked = _merged(account.preferences, req.body.preferences)
+        await _validate(req, account, checked)  # the PSA is asked outside the transaction
         async with req.database.write() as tx:
+            # Locked (PostgreSQL; SQLite's write transaction holds the database): the patch
+            # applies to the preferences as they are now, which another patch may have
+            # changed meanwhile. Only new status ids would need the PSA again.
             account = await get_account(tx, req.account_id)
-            if (account.preferences or {}) == stored:  # nobody changed them meanwhile
+            await tx.refresh(account, with_for_update=True)
+            preferences = _merged(account.preferences, req.body.preferences)
+            errors = preference_errors(preferences)
+            if errors:
+                raise Unprocessable("The preferences are not valid.", details={"fields": errors})
+            if _targets(preferences) == _targets(checked):
                 account.preferences = preferences
                 return SettingsOut(account=account.slug, preferences=preferences)
     raise Conflict(
         "The preferences kept changing while this patch was applied; send it again.",
         code="settings_changed",
     )
+
+
+def _merged(stored: dict[str, Any] | None, patch: dict[str, Any] | None) -> dict[str, Any]:
+    """RFC 7396: the stored preferences with the patch merged in (null preferences: none)."""
+    if patch is None:
+        return {}
+    return json_merge_patch.merge(copy.deepcopy(stored or {}), patch)
+
+
+def _targets(preferences: dict[str, Any]) -> frozenset[StatusTarget]:
+    return frozenset(AccountPreferences.from_stored(preferences).status_targets())
 
 
 async def _validate(req: Req, account: Account, preferences: dict[str, Any]) -> None:

@@ -154,7 +154,7 @@ async def _install_pod(
             origin=_origin(public_url),
             pod_height=pod.get("height"),
         )
-        say(f"created {what} for clientId {created.get('clientId')} (id {created.get('id')})")
+        say(f"created {what} for clientId {setup.client_id} (id {created.get('id')})")
 
 
 def _origin(url: str) -> str:

@@ -15,6 +15,7 @@ Each shipped template carries a `version`. Loading it is idempotent and goes by 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
@@ -44,18 +45,39 @@ def shipped_library() -> list[dict[str, Any]]:
     return items
 
 
+@dataclass(frozen=True)
+class ShippedTemplate:
+    slug: str
+    version: int
+    values: dict[str, Any]  # the stored fields, checked
+
+
+def checked_library(items: list[dict[str, Any]]) -> list[ShippedTemplate]:
+    """The templates, each checked like an admin's (once, whatever the number of accounts)."""
+    checked = []
+    for index, item in enumerate(items):
+        slug, values = template_fields(item, index)
+        checked.append(ShippedTemplate(slug, int(item["version"]), values))
+    return checked
+
+
 async def load_shipped_library(
     tx: AsyncSession, account_id: int, items: list[dict[str, Any]] | None = None
 ) -> dict[str, int]:
     """Bring one account's copy of the shipped library up to date (see the module doc).
     Counts: created, updated, unchanged, kept (an admin's edit or the account's own)."""
-    items = shipped_library() if items is None else items
+    library = checked_library(shipped_library() if items is None else items)
+    return await _load(tx, account_id, library)
+
+
+async def _load(
+    tx: AsyncSession, account_id: int, library: list[ShippedTemplate]
+) -> dict[str, int]:
     counts = {"created": 0, "updated": 0, "unchanged": 0, "kept": 0}
     rows = await tx.execute(select(ScriptTemplate).where(ScriptTemplate.account_id == account_id))
     existing = {row.slug: row for row in rows.scalars()}
-    for index, item in enumerate(items):
-        slug, values = template_fields(item, index)
-        version = int(item["version"])
+    for shipped in library:
+        slug, version, values = shipped.slug, shipped.version, shipped.values
         row = existing.get(slug)
         if row is None:
             await _add(tx, account_id, slug, version, values)
@@ -82,13 +104,13 @@ async def load_shipped_library(
 async def load_shipped_library_everywhere(database: Database) -> dict[str, dict[str, int]]:
     """Every account's copy, brought up to date (at start-up: first start and upgrades).
     One transaction per account, so one account's trouble doesn't hold the others back."""
-    items = shipped_library()
+    library = checked_library(shipped_library())
     async with database.read() as db:
         accounts = (await db.execute(select(Account.id, Account.slug))).all()
     loaded = {}
     for account_id, slug in accounts:
         async with database.write() as tx:
-            loaded[slug] = await load_shipped_library(tx, account_id, items)
+            loaded[slug] = await _load(tx, account_id, library)
         if any(loaded[slug][what] for what in ("created", "updated")):
             log.info("shipped_library_loaded", account=slug, **loaded[slug])
     return loaded
