@@ -51,6 +51,7 @@ def main(argv: list[str] | None = None) -> None:
         f"  api_member_id {state.api_member_id}\n"
         f"  pod member    {DEMO_MEMBER} / memberHash {DEMO_MEMBER_HASH}"
         f" / memberContext {DEMO_MEMBER_CONTEXT}\n"
+        f"  tickets       {state.site_url}/_sim/tickets\n"
         f"  admin API     {state.site_url}/_sim/state",
         flush=True,
     )
