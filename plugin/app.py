@@ -25,6 +25,7 @@ from plugin.features.pod import routes as pod_routes
 from plugin.features.pod.signin import POD_SIGN_IN, PodSignIn
 from plugin.features.psa_setup import routes as psa_setup_routes
 from plugin.features.scripts import routes as script_routes
+from plugin.features.scripts.shipped import load_shipped_library_everywhere
 from plugin.features.sessions import routes as session_routes
 from plugin.features.writeback import routes as writeback_routes
 from plugin.features.writeback.worker import writeback_worker
@@ -137,6 +138,8 @@ def _load_instance(app: web.Application) -> Callable:
             return
         app[INSTANCE].secret_key = await ensure_secret_key(database, settings)
         await ensure_default_account(database, settings)
+        if settings.shipped_library:  # first start, and upgrades of the shipped library
+            await load_shipped_library_everywhere(database)
 
     return start
 

@@ -104,6 +104,9 @@ def make_settings(database_url):
             "anthropic_base_url": None,
             "cw_url": None,
             "worker_poll_seconds": 0.05,
+            # Each test builds the script library it needs (tests/test_shipped_library.py
+            # covers the shipped one).
+            "shipped_library": False,
         }
         values.update(overrides)
         return Settings.model_construct(**{**Settings().model_dump(), **values})

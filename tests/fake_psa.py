@@ -52,9 +52,13 @@ class FakePSA:
     async def list_boards(self) -> list[Board]:
         return [Board(id=board, name=f"Board {board}") for board in self.statuses]
 
-    async def add_note(self, ticket_id: int, text: str, kind: NoteKind) -> PSANote:
+    async def add_note(
+        self, ticket_id: int, text: str, kind: NoteKind, *, author: str | None = None
+    ) -> PSANote:
         self._call("add_note", ticket_id, kind)
-        note = PSANote(id=str(len(self.notes) + 1), ticket_id=ticket_id, text=text, kind=kind)
+        note = PSANote(
+            id=str(len(self.notes) + 1), ticket_id=ticket_id, text=text, kind=kind, author=author
+        )
         self.notes.append(note)
         return note
 

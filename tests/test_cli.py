@@ -168,7 +168,7 @@ def test_demo_starts_with_the_simulator_and_the_library(tmp_path):
                 break
         text = "".join(lines)
         assert f"http://127.0.0.1:{sim_port}/_sim/ticket/5001?pod=" in text
-        token = [ln.strip() for ln in lines if ln.strip().startswith("fxp_")][0]
+        token = next(ln.split()[1] for ln in lines if ln.strip().startswith("admin "))
         req = urllib.request.Request(
             f"http://127.0.0.1:{port}/api/v1/scripts/templates",
             headers={"Authorization": f"Bearer {token}"},

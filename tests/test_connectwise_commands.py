@@ -13,11 +13,14 @@ from pydantic import SecretStr
 from plugin.cli.connectwise import doctor, install
 from plugin.features.accounts.service import ensure_default_account
 from plugin.kernel.db import Database
+from providers.psa.simulator import registrations, system_api
+from providers.psa.simulator.records import HOSTED_SCREENS, SERVICE_TICKET_SCREEN_ID
 from tests.callback_helpers import set_preferences
 
 PUBLIC_URL = "https://fixpilot.example"
 CALLBACK_URL = f"{PUBLIC_URL}/webhooks/connectwise/default?recordId="
 POD_URL = f"{PUBLIC_URL}/pod?id=[cw_id]&screen=[cw_screen]"
+POD = f"pod on the Service Ticket screen (screen id {SERVICE_TICKET_SCREEN_ID}) {POD_URL}"
 
 
 async def run(command, settings, **kwargs) -> int:
@@ -50,13 +53,17 @@ async def test_install_registers_the_callback_and_pod_once(settings, cw_sim, cap
     (pod,) = cw_sim.hosted_setups.values()
     assert (pod["url"], pod["origin"], pod["type"]) == (POD_URL, PUBLIC_URL, "Pod")
     assert pod["podHeight"] == 640
+    # The screen was looked up (the simulator's Service Ticket screen is not id 1), and the
+    # pod names the integration it belongs to.
+    assert (pod["screenId"], pod["clientId"]) == (SERVICE_TICKET_SCREEN_ID, cw_sim.client_id)
+    assert ("GET", "system/connectWiseHostedScreens") in cw_sim.requests
     assert first == [
         f"created callback Ticket/Owner {CALLBACK_URL} (id {callback['id']})",
-        f"created pod on the ticket screen {POD_URL} (id {pod['id']})",
+        f"created {POD} for clientId {cw_sim.client_id} (id {pod['id']})",
     ]
     assert second == [
         f"callback Ticket/Owner {CALLBACK_URL} already registered (id {callback['id']})",
-        f"pod on the ticket screen {POD_URL} already set up (id {pod['id']})",
+        f"{POD} already set up (id {pod['id']})",
     ]
 
 
@@ -65,10 +72,62 @@ async def test_install_dry_run_changes_nothing(settings, cw_sim, capsys):
 
     assert lines(capsys) == [
         f"would create callback Ticket/Owner {CALLBACK_URL}",
-        f"would create pod on the ticket screen {POD_URL}",
+        f"would create {POD} for clientId {cw_sim.client_id}",
     ]
     assert cw_sim.callbacks == {} and cw_sim.hosted_setups == {}
     assert not [r for r in cw_sim.requests if r[0] != "GET"]
+
+
+@pytest.fixture
+def screens(monkeypatch):
+    """Replace the simulated site's hosted screens."""
+
+    def use(new_screens: tuple[dict, ...]) -> None:
+        for module in (system_api, registrations):
+            monkeypatch.setattr(module, "HOSTED_SCREENS", new_screens)
+
+    return use
+
+
+async def test_install_uses_the_sites_own_screen_id(settings, cw_sim, screens, capsys):
+    renumbered = tuple(
+        {**screen, "id": 7} if screen["id"] == SERVICE_TICKET_SCREEN_ID else screen
+        for screen in HOSTED_SCREENS
+    )
+    screens(renumbered)
+
+    assert await run(install, settings, dry_run=False) == 0
+
+    (pod,) = cw_sim.hosted_setups.values()
+    assert pod["screenId"] == 7
+    assert f"(screen id 7) {POD_URL} for clientId" in lines(capsys)[-1]
+
+
+async def test_install_fails_without_a_ticket_screen(settings, cw_sim, screens, capsys):
+    screens(tuple(s for s in HOSTED_SCREENS if s["id"] != SERVICE_TICKET_SCREEN_ID))
+
+    assert await run(install, settings, dry_run=False) == 1
+
+    failure = lines(capsys)[-1]
+    assert failure.startswith("FAIL pod: no hosted screen for the ticket pod")
+    assert "Company" in failure and "Project Ticket" in failure  # what the site lists
+    assert cw_sim.hosted_setups == {}
+
+
+async def test_install_points_out_a_pod_on_the_wrong_screen(settings, cw_sim, capsys):
+    wrong = cw_sim.add_hosted_setup(
+        {"description": "Fixpilot", "screenId": 1, "url": POD_URL, "type": "Pod"}
+    )
+
+    assert await run(install, settings, dry_run=False) == 0
+
+    report = lines(capsys)
+    assert (
+        f"note: the pod is also set up on screen id 1 (id {wrong['id']}); remove it in "
+        "ConnectWise's Manage Hosted API" in report
+    )
+    screen_ids = sorted(s["screenId"] for s in cw_sim.hosted_setups.values())
+    assert screen_ids == [1, SERVICE_TICKET_SCREEN_ID]
 
 
 async def test_install_needs_the_public_url(cw_settings, cw_sim, capsys):
@@ -99,6 +158,47 @@ async def test_doctor_passes_after_install(settings, cw_sim, capsys):
     assert f"ok   callback Ticket/Owner {CALLBACK_URL} is active" in report
     for path in ("service/tickets", "service/tickets/{ticket_id}/notes", "system/callbacks"):
         assert f"ok   access to {path}" in report
+    assert report[0] == "ok   ConnectWise site and company id (codebase v4_6_release)"
+    assert (
+        f"ok   pod on the Service Ticket screen (screen id {SERVICE_TICKET_SCREEN_ID}) is set up"
+        in report
+    )
+
+
+async def test_doctor_accepts_a_cloud_site_on_the_classic_api_codebase(settings, cw_sim, capsys):
+    cw_sim.cloud = True  # companyinfo names v2025_1; the API URL keeps v4_6_release
+    await run(install, settings, dry_run=False)
+    capsys.readouterr()
+
+    assert await run(doctor, settings, fix=False) == 0
+
+    report = lines(capsys)
+    assert report[0] == (
+        "ok   ConnectWise site and company id "
+        "(Cloud, codebase v2025_1; the API answers on v4_6_release)"
+    )
+
+
+async def test_doctor_refuses_an_api_url_on_another_codebase(cw_settings, cw_sim, capsys):
+    settings = cw_settings(
+        public_url=PUBLIC_URL, cw_url=f"{cw_sim.site_url}/v2025_1/apis/3.0/"
+    )  # a classic site: companyinfo names v4_6_release, and v2025_1 does not exist there
+
+    assert await run(doctor, settings, fix=False) == 1
+
+    assert lines(capsys)[0] == (
+        "FAIL ConnectWise site and company id: the site runs codebase 'v4_6_release' "
+        "but the API URL uses 'v2025_1'"
+    )
+
+
+async def test_doctor_reports_a_missing_pod(settings, cw_sim, capsys):
+    assert await run(doctor, settings, fix=False) == 1
+
+    assert (
+        f"FAIL pod on the Service Ticket screen (screen id {SERVICE_TICKET_SCREEN_ID}): "
+        "not set up; run `fixpilot connectwise install`" in lines(capsys)
+    )
 
 
 async def test_doctor_reports_a_missing_permission_and_an_inactive_callback(

@@ -230,6 +230,69 @@ def test_key_url_allowed(key_url, api_url, allowed):
     assert key_url_allowed(key_url, api_url) is allowed
 
 
+# Real key URLs: under the site's codebase, outside /apis/3.0, on the API host or on the
+# screens' host of the same region (CONNECTWISE.md, the developer guide's callback body).
+KEY_PATH = "/system/callbackkey/index.rails?companyName=examplemsp&id=0b7c6f1e-2a3d-4c5b-8e9f"
+NA = "na.myconnectwise.net"
+
+
+@pytest.mark.parametrize(
+    "key_url",
+    [
+        f"https://{NA}/v4_6_release{KEY_PATH}",
+        f"https://api-{NA}/v4_6_release{KEY_PATH}",
+        f"https://{NA}/v2025_1{KEY_PATH}",  # a Cloud site's versioned codebase
+        f"https://NA.MyConnectWise.net:443/v4_6_release{KEY_PATH}",
+    ],
+)
+def test_real_key_urls_on_the_accounts_hosts_are_allowed(key_url):
+    assert key_url_allowed(key_url, CW_API)
+
+
+@pytest.mark.parametrize(
+    "key_url",
+    [
+        f"https://eu.myconnectwise.net/v4_6_release{KEY_PATH}",  # another region
+        f"https://api-eu.myconnectwise.net/v4_6_release{KEY_PATH}",
+        f"https://au.myconnectwise.net/v4_6_release{KEY_PATH}",
+        f"https://{NA}.evil.example/v4_6_release{KEY_PATH}",  # look-alikes
+        f"https://api-{NA}.evil.example/v4_6_release{KEY_PATH}",
+        f"https://xna.myconnectwise.net/v4_6_release{KEY_PATH}",
+        f"https://na-myconnectwise.net/v4_6_release{KEY_PATH}",
+        f"https://api-api-{NA}/v4_6_release{KEY_PATH}",
+        f"https://{NA}./v4_6_release{KEY_PATH}",
+        f"https://myconnectwise.net/v4_6_release{KEY_PATH}",
+        f"https://{NA}@evil.example/v4_6_release{KEY_PATH}",  # user info
+        f"https://evil.example@{NA}/v4_6_release{KEY_PATH}",
+        f"https://user:pw@{NA}/v4_6_release{KEY_PATH}",
+        f"https://{NA}\\@evil.example/v4_6_release{KEY_PATH}",
+        f"https://{NA}:8443/v4_6_release{KEY_PATH}",  # other ports and schemes
+        f"https://{NA}:80/v4_6_release{KEY_PATH}",
+        f"http://{NA}/v4_6_release{KEY_PATH}",
+        f"//{NA}/v4_6_release{KEY_PATH}",
+    ],
+)
+def test_hostile_key_urls_are_refused(key_url):
+    assert not key_url_allowed(key_url, CW_API)
+
+
+def test_only_a_cloud_api_host_has_a_screens_host():
+    on_prem = "https://cw.example.com/v4_6_release/apis/3.0/"
+    assert key_url_allowed(f"https://cw.example.com/v4_6_release{KEY_PATH}", on_prem)
+    assert not key_url_allowed(f"https://api-cw.example.com/v4_6_release{KEY_PATH}", on_prem)
+    assert not key_url_allowed(f"https://example.com/v4_6_release{KEY_PATH}", on_prem)
+
+
+def test_the_developer_guides_callback_names_an_allowed_key_url():
+    raw = (FIXTURES / "real_shapes" / "callback_body__cw_developer_guide.json").read_bytes()
+    envelope = parse_callback(raw)
+    assert envelope.from_url == NA  # a bare host
+    assert key_url_allowed(envelope.key_url, CW_API)
+    assert not key_url_allowed(
+        envelope.key_url, "https://api-eu.myconnectwise.net/v4_6_release/apis/3.0/"
+    )
+
+
 # --- dedupe ---------------------------------------------------------------------------------
 
 

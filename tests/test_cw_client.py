@@ -7,6 +7,7 @@ import base64
 import json
 import socket
 import time
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -32,6 +33,7 @@ BASE = "https://api-na.example.net/v4_6_release/apis/3.0/"
 TICKET_URL = f"{BASE}service/tickets/77"
 NOTES_URL = f"{BASE}service/tickets/77/notes"
 ACCEPT = "application/vnd.connectwise.com+json; version=2025.1"
+SHAPES = Path(__file__).parent / "fixtures" / "connectwise" / "real_shapes"
 
 
 def ticket_json(status_id: int = 1, closed: bool = False, **extra) -> dict:
@@ -469,6 +471,58 @@ async def test_signing_key_url_on_another_host_is_never_fetched(cw, http):
     with pytest.raises(PSAValidationError):
         await cw.callbacks.get_signing_key("https://evil.example/v4_6_release/apis/3.0/key")
     assert http.requests == {}
+
+
+async def test_signing_key_on_the_regions_screens_host_is_fetched(http):
+    provider = ConnectWiseProvider(
+        make_config(api_url="https://api-na.myconnectwise.net/v4_6_release/apis/3.0/")
+    )
+    key_url = (
+        "https://na.myconnectwise.net/v4_6_release/system/callbackkey/index.rails"
+        "?companyName=acme&id=0b7c6f1e-2a3d-4c5b-8e9f-1a2b3c4d5e6f"
+    )
+    http.get(key_url, payload={"signing_key": "k-123"})
+    try:
+        assert await provider.callbacks.get_signing_key(key_url) == "k-123"
+        with pytest.raises(PSAValidationError):  # the same path in another region
+            await provider.callbacks.get_signing_key(key_url.replace("//na.", "//eu."))
+    finally:
+        await provider.aclose()
+    assert [str(url) for _, url in http.requests] == [key_url]
+
+
+async def test_a_redirect_is_not_followed(cw, http):
+    http.get(TICKET_URL, status=302, headers={"Location": "https://evil.example/steal"})
+    http.get("https://evil.example/steal", payload=ticket_json())
+
+    with pytest.raises(PSAError):
+        await cw.get_ticket(77)
+    assert [str(url) for _, url in http.requests] == [TICKET_URL]
+
+
+@pytest.mark.parametrize(
+    ("name", "error_type", "code"),
+    [
+        ("error_object_exists__cw_developer_guide", PSAValidationError, "ObjectExists"),
+        ("error_required_field__cw_developer_guide", PSAValidationError, "InvalidObject"),
+        ("error_not_found__cw_developer_guide", PSANotFound, None),
+    ],
+)
+async def test_the_real_error_shapes_become_typed_errors(http, name, error_type, code):
+    body = json.loads((SHAPES / f"{name}.json").read_text())
+    status = 404 if error_type is PSANotFound else 400
+    http.post(f"{BASE}system/callbacks", status=status, payload=body)
+    client = ConnectWiseClient(make_config())
+    try:
+        with pytest.raises(error_type) as err:
+            await client.request("POST", "system/callbacks", json_body={"url": "u"})
+    finally:
+        await client.aclose()
+    assert err.value.message.startswith(body["message"])
+    if code is not None:
+        assert err.value.code == code
+    for detail in body.get("errors") or []:  # the field-level reasons are kept
+        assert f"{detail['field']}: {detail['message']}" in err.value.message
 
 
 def test_is_own_echo(cw):

@@ -178,6 +178,23 @@ async def test_post_a_note_and_list_it(sim: TlsSim):
     assert note.id in [n.id for n in listed]
 
 
+async def test_post_a_note_by_another_member(sim: TlsSim):
+    """ServiceNote's `member` (a MemberReference) says who the note is by; `createdBy`
+    stays the API member that posted it."""
+    client = await sim.client()
+    notes = client.service.tickets.id(5002).notes
+    body = {
+        "text": "Rebuilt the profile.",
+        "resolutionFlag": True,
+        "member": {"identifier": "jsmith"},
+    }
+
+    note = await asyncio.to_thread(notes.post, body)
+
+    assert (note.member.identifier, note.member.name) == ("jsmith", "John Smith")
+    assert note.created_by == "fixpilot_api"
+
+
 async def test_patch_the_status_and_read_it_back(sim: TlsSim):
     client = await sim.client()
     ticket_endpoint = client.service.tickets.id(5001)

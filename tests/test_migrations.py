@@ -218,3 +218,74 @@ async def test_psa_connections_move_into_psa_config_and_back(database_factory):
     await engine.dispose()
     assert tuple(back[0]) == ("connectwise", *acme)
     assert tuple(back[1]) == ("local", None, None, None, None, None, None)
+
+
+async def test_note_authors_and_library_versions_upgrade_and_downgrade(database_factory):
+    """0006 adds the shipped library's versions and the writebacks' authors: a pod member's
+    writeback gets its author, an API token's none; no row is lost either way."""
+    from plugin.kernel.migrate import downgrade
+
+    url = await database_factory.empty()
+    await upgrade(url, "0003")
+    engine = create_async_engine(url)
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO accounts (id, slug, name, psa_provider, preferences, created_at, "
+                "updated_at) VALUES (1, 'default', 'Default', 'local', '{}', :now, :now)"
+            ),
+            {"now": NOW},
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO ai_sessions (id, account_id, title, status, state_version, "
+                "created_at, updated_at) VALUES (1, 1, 's', 'resolved', 3, :now, :now)"
+            ),
+            {"now": NOW},
+        )
+        for wid, created_by in ((1, "jsmith"), (2, "token:3"), (3, None)):
+            await conn.execute(
+                text(
+                    "INSERT INTO writebacks (id, account_id, session_id, kind, markdown, stage, "
+                    "state, note_uncertain, attempts, created_by, created_at, updated_at) "
+                    "VALUES (:id, 1, 1, 'resolution', 'note', 'done', 'done', false, 1, :by, "
+                    ":now, :now)"
+                ),
+                {"id": wid, "by": created_by, "now": NOW},
+            )
+        await conn.execute(
+            text(
+                "INSERT INTO script_templates (id, account_id, slug, name, description, "
+                "keywords, language, body, parameters_schema, origin, created_at, updated_at) "
+                "VALUES (1, 1, 'restart-print-spooler', 'Spooler', '', '[]', 'powershell', "
+                "'Restart-Service Spooler', '[]', 'library', :now, :now)"
+            ),
+            {"now": NOW},
+        )
+    await engine.dispose()
+
+    await upgrade(url, "0006")
+    engine = create_async_engine(url)
+    async with engine.connect() as conn:
+        authors = (
+            await conn.execute(text("SELECT id, author_member_id FROM writebacks ORDER BY id"))
+        ).all()
+        template = (
+            await conn.execute(
+                text("SELECT slug, library_version, edited_at FROM script_templates")
+            )
+        ).one()
+    await engine.dispose()
+    assert [tuple(row) for row in authors] == [(1, "jsmith"), (2, None), (3, None)]
+    # An existing copy stays unversioned: the shipped library adopts it only if unchanged.
+    assert tuple(template) == ("restart-print-spooler", None, None)
+
+    await downgrade(url, "0003")
+    engine = create_async_engine(url)
+    async with engine.connect() as conn:
+        kept = (await conn.execute(text("SELECT created_by FROM writebacks ORDER BY id"))).all()
+        templates = (await conn.execute(text("SELECT count(*) FROM script_templates"))).scalar()
+        columns = (await conn.execute(text("SELECT * FROM writebacks"))).keys()
+    await engine.dispose()
+    assert [row[0] for row in kept] == ["jsmith", "token:3", None] and templates == 1
+    assert "author_member_id" not in columns

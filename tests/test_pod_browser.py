@@ -21,7 +21,7 @@ from plugin.kernel.ai_sessions import AISession
 from plugin.kernel.appkeys import DATABASE, LLM
 from plugin.kernel.tenancy import get_account_by_slug
 from providers.llm import LLMUnavailable
-from providers.psa.simulator import DEMO_MEMBER_HASH
+from providers.psa.simulator import DEMO_MEMBER_CONTEXT, DEMO_MEMBER_HASH
 
 CHROMIUM = "/usr/bin/chromium"
 TICKET = 5001
@@ -72,13 +72,19 @@ async def new_page(browser: Browser) -> Page:
     return page
 
 
-def track_sign_ins(page: Page) -> list[str]:
-    sign_ins: list[str] = []
-    page.on("request", lambda r: sign_ins.append(r.url) if "/pod/session" in r.url else None)
+def track_sign_ins(page: Page) -> list[dict]:
+    """The bodies of the pod's sign-in requests."""
+    sign_ins: list[dict] = []
+    page.on(
+        "request",
+        lambda r: sign_ins.append(json.loads(r.post_data)) if "/pod/session" in r.url else None,
+    )
     return sign_ins
 
 
 async def test_engineer_works_a_ticket_in_the_pod(browser, app_server, cw_sim):
+    # The site takes a member's hash only with its memberContext, as Hosted API cookies.
+    cw_sim.member_hash_over_basic = False
     page = await new_page(browser)
     screen = cw_sim.server.make_url(f"/_sim/ticket/{TICKET}").with_query(
         pod=pod_url(app_server), member="jsmith"
@@ -89,6 +95,7 @@ async def test_engineer_works_a_ticket_in_the_pod(browser, app_server, cw_sim):
 
     # Signed in through the Hosted API handshake; the session is opened for the ticket.
     await expect(pod.locator("#member")).to_have_text("John Smith")
+    assert sign_ins[0]["memberContext"] == DEMO_MEMBER_CONTEXT  # forwarded by the pod
     await expect(pod.locator("#ticket-title")).to_contain_text(f"#{TICKET}")
     # beforeSave is answered, so ConnectWise can save the ticket.
     await page.click("#sim-save")
@@ -178,6 +185,7 @@ async def test_engineer_works_a_ticket_in_the_pod(browser, app_server, cw_sim):
     notes = [n for n in cw_sim.notes[TICKET] if n["resolutionFlag"]]
     assert len(notes) == 1
     assert "Checked with Maria at the front desk: printing works." in notes[0]["text"]
+    assert notes[0]["member"]["identifier"] == "jsmith"  # the engineer's note, in ConnectWise
     assert cw_sim.tickets[TICKET]["status"]["id"] == RESOLVED_STATUS
     log = await page.locator("#protocol-log").text_content()
     assert '"hosted_request":"refreshScreen"' in log

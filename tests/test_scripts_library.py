@@ -1,4 +1,4 @@
-"""The shipped template library (plugin/scripts/library.json) is complete, valid and renders."""
+"""The shipped template library (plugin/features/scripts/library.json) is complete, valid and renders."""
 
 from __future__ import annotations
 
@@ -189,6 +189,7 @@ def test_the_fixes_use_the_right_commands() -> None:
 def test_each_template_is_valid_and_renders_its_example(template) -> None:
     assert set(template) == {
         "slug",
+        "version",
         "name",
         "description",
         "keywords",

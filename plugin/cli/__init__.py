@@ -74,6 +74,11 @@ def _service(sub) -> None:
     )
     p.add_argument("--port", type=int, help="the service's port (default FIXPILOT_PORT)")
     p.add_argument("--sim-port", type=int, default=8090, help="the simulator's port")
+    p.add_argument(
+        "--sim-state",
+        type=Path,
+        help="the simulator's records (default: beside the SQLite database)",
+    )
     p.set_defaults(run=command("demo", "command"))
 
 
@@ -119,8 +124,12 @@ def _templates(sub) -> None:
     templates = sub.add_parser("templates", help="the script library").add_subparsers(
         title="templates"
     )
-    p = templates.add_parser("import", help="import templates from a JSON file (idempotent)")
-    p.add_argument("file", type=Path, help="a JSON list of templates, e.g. the shipped library")
+    p = templates.add_parser(
+        "import", help="import an MSP's own templates from a JSON file (idempotent)"
+    )
+    p.add_argument(
+        "file", type=Path, help="a JSON list of templates (the shipped library loads itself)"
+    )
     p.add_argument("--account", default="default")
     p.set_defaults(run=command("templates", "import_file"))
 

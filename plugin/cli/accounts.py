@@ -13,6 +13,7 @@ from sqlalchemy import select
 from plugin.cli import CommandError
 from plugin.cli.common import run_async
 from plugin.features.accounts.service import describe_account, ensure_default_account
+from plugin.features.scripts.shipped import load_shipped_library
 from plugin.kernel.db import Database
 from plugin.kernel.psa import set_psa_connection
 from plugin.kernel.settings import Settings
@@ -74,7 +75,10 @@ def add(settings: Settings, args: argparse.Namespace) -> int:
             set_psa_connection(account, provider, connection)
             tx.add(account)
             await tx.flush()
-            return describe_account(account)
+            described = describe_account(account)
+            if settings.shipped_library:
+                described["script_library"] = await load_shipped_library(tx, account.id)
+            return described
 
     print(json.dumps(run_async(settings, go), indent=2))
     return 0

@@ -1,35 +1,43 @@
 """`fixpilot demo`: the service on its embedded defaults with the ConnectWise simulator.
 
-SQLite in the working directory, the simulator seeded with demo boards and tickets (on its
-own port, as a separate "ConnectWise"), the shipped script library, sensible status
-settings, and a printed link to a simulated ticket screen that hosts the pod.
+SQLite in the working directory (or FIXPILOT_DATABASE_URL), the simulator seeded with demo
+boards and tickets on its own port (`--sim-port`), as a separate "ConnectWise" whose
+records are kept in a file beside the database (so a restart keeps tickets and notes in
+step with Fixpilot's sessions), the shipped script library, sensible status settings, an
+admin and an engineer token (a restart replaces them), and the environment line that points
+the other commands at this database.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
+import shlex
 import signal
-from importlib import resources
+import sys
+from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import quote
 
 from aiohttp import web
 from pydantic import SecretStr
+from sqlalchemy import update
+from sqlalchemy.engine import make_url
 
 from plugin.app import create_app
 from plugin.cli import CommandError
 from plugin.features.accounts.auth import create_token
+from plugin.features.accounts.models import ApiToken
 from plugin.features.accounts.service import ensure_default_account
 from plugin.features.psa_setup.install import install_registrations
-from plugin.features.scripts.service import import_templates
-from plugin.kernel.db import Database
+from plugin.features.scripts.shipped import load_shipped_library
+from plugin.kernel.db import Database, utcnow
 from plugin.kernel.logging import configure_logging
 from plugin.kernel.migrate import upgrade
 from plugin.kernel.psa import PSAConnections
 from plugin.kernel.settings import Settings
-from plugin.kernel.states import TemplateOrigin
-from plugin.kernel.tenancy import DEFAULT_ACCOUNT, get_account_by_slug
+from plugin.kernel.states import TokenKind, TokenRole
+from plugin.kernel.tenancy import DEFAULT_ACCOUNT, Account, get_account_by_slug
 from providers.psa.simulator import SimulatorState, create_simulator_app
 
 DEMO_PREFERENCES = {
@@ -38,30 +46,53 @@ DEMO_PREFERENCES = {
     "board_overrides": {"2": {"resolved": 14, "escalated": 15}},
     "auto_open_boards": [1],
 }
+# The demo's own tokens, by name: each start revokes the previous ones and makes new ones.
+DEMO_TOKENS = {"demo": TokenRole.ADMIN, "demo-engineer": TokenRole.ENGINEER}
+SIM_STATE_SUFFIX = ".connectwise-sim.json"
 
 
 def command(settings: Settings, args: argparse.Namespace) -> int:
     if args.port is not None:
         settings = settings.model_copy(update={"port": args.port})
+    state_file = args.sim_state or sim_state_file(settings.database_url)
     try:
-        asyncio.run(run_demo(settings, sim_port=args.sim_port))
+        state = SimulatorState.load(state_file) if state_file.exists() else SimulatorState.demo()
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise CommandError(
+            f"cannot read the simulator's state {state_file}: {exc} (delete it to start over)"
+        ) from None
+    try:
+        asyncio.run(run_demo(settings, state, sim_port=args.sim_port, state_file=state_file))
     except OSError as exc:
         raise CommandError(f"cannot start the demo: {exc}") from None
     return 0
 
 
-def shipped_library() -> list[dict]:
-    text = resources.files("plugin.features.scripts").joinpath("library.json").read_text()
-    return json.loads(text)
+def sim_state_file(database_url: str) -> Path:
+    """Beside a SQLite database (demo-data/fixpilot.db → demo-data/fixpilot.connectwise-
+    sim.json); in the working directory for any other database."""
+    url = make_url(database_url)
+    if url.drivername.startswith("sqlite") and url.database not in (None, "", ":memory:"):
+        database = Path(url.database)
+        return database.with_name(database.stem + SIM_STATE_SUFFIX)
+    return Path("fixpilot-demo" + SIM_STATE_SUFFIX)
 
 
-async def run_demo(settings: Settings, *, sim_port: int) -> None:
+@dataclass
+class Prepared:
+    library: dict[str, int] | None  # None: the shipped library is switched off
+    tokens: dict[str, str]  # role → token
+
+
+async def run_demo(
+    settings: Settings, state: SimulatorState, *, sim_port: int, state_file: Path
+) -> None:
     configure_logging(settings.log_format or "console", settings.log_level)
-    state = SimulatorState.demo()
     state.site_url = f"http://{settings.host}:{sim_port}"
-    sim_runner = web.AppRunner(create_simulator_app(state))
+    sim_runner = web.AppRunner(create_simulator_app(state, state_file=state_file))
     await sim_runner.setup()
     await web.TCPSite(sim_runner, settings.host, sim_port).start()
+    state.save(state_file)  # from the first start on, the file is the simulator's memory
 
     public_url = settings.public_url or f"http://{settings.host}:{settings.port}"
     settings = settings.model_copy(
@@ -75,41 +106,78 @@ async def run_demo(settings: Settings, *, sim_port: int) -> None:
             "cw_api_member_id": state.api_member_id,
         }
     )
-    counts, token = await _prepare_database(settings)
+    prepared = await _prepare_database(settings)
     app_runner = web.AppRunner(create_app(settings), access_log=None)
     await app_runner.setup()
     await web.TCPSite(app_runner, settings.host, settings.port).start()
     await _register_callbacks(settings)
-    print(_banner(settings, state, counts, token), flush=True)
+    print(_banner(settings, state, state_file, prepared), flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     await app_runner.cleanup()
-    await sim_runner.cleanup()
+    await sim_runner.cleanup()  # saves the simulator's records a last time
 
 
-async def _prepare_database(settings: Settings) -> tuple[dict[str, int], str]:
-    """Migrate, configure the default account, load the library; an admin token."""
+async def _prepare_database(settings: Settings) -> Prepared:
+    """Migrate, configure the default account, load the library, replace the demo tokens."""
     await upgrade(settings.database_url)
     database = Database(settings.database_url)
     try:
         await ensure_default_account(database, settings)
         async with database.write() as tx:
             account = await get_account_by_slug(tx, DEFAULT_ACCOUNT)
-            counts = await import_templates(
-                tx, account.id, shipped_library(), origin=TemplateOrigin.LIBRARY
-            )
+            library = None
+            if settings.shipped_library:
+                library = await load_shipped_library(tx, account.id)
             if not account.preferences:
                 account.preferences = DEMO_PREFERENCES
-            token, _ = await create_token(tx, account, role="admin", name="demo")
+            tokens = await _replace_demo_tokens(tx, account)
     finally:
         await database.dispose()
-    return counts, token
+    return Prepared(library, tokens)
 
 
-def _banner(settings: Settings, state: SimulatorState, counts: dict[str, int], token: str) -> str:
+async def _replace_demo_tokens(tx, account: Account) -> dict[str, str]:
+    """Revoke the tokens earlier starts printed, and make this start's (shown once)."""
+    await tx.execute(
+        update(ApiToken)
+        .where(
+            ApiToken.account_id == account.id,
+            ApiToken.kind == TokenKind.API,
+            ApiToken.name.in_(list(DEMO_TOKENS)),
+            ApiToken.revoked_at.is_(None),
+        )
+        .values(revoked_at=utcnow())
+    )
+    tokens = {}
+    for name, role in DEMO_TOKENS.items():
+        tokens[role], _ = await create_token(tx, account, role=role, name=name)
+    return tokens
+
+
+def database_env_line(database_url: str) -> str:
+    """`FIXPILOT_DATABASE_URL=… fixpilot`, with a SQLite path made absolute so the line works
+    from any directory (a PostgreSQL password is left out: add your own)."""
+    url = make_url(database_url)
+    if url.drivername.startswith("sqlite") and url.database not in (None, "", ":memory:"):
+        url = url.set(database=str(Path(url.database).resolve()))
+    shown = url.render_as_string(hide_password=True)
+    return f"FIXPILOT_DATABASE_URL={shlex.quote(shown)} {fixpilot_command()}"
+
+
+def fixpilot_command() -> str:
+    """How to run this installation's `fixpilot`: the script beside this Python if there
+    is one (the demo's virtualenv need not be on PATH), else `python -m plugin`."""
+    script = Path(sys.executable).with_name("fixpilot")
+    if script.is_file():
+        return shlex.quote(str(script))
+    return f"{shlex.quote(sys.executable)} -m plugin"
+
+
+def _banner(settings: Settings, state: SimulatorState, state_file: Path, ready: Prepared) -> str:
     public_url = settings.public_url
     pod = f"{public_url}/pod?id=5001&screen=ticket"
     assistant = (
@@ -117,18 +185,32 @@ def _banner(settings: Settings, state: SimulatorState, counts: dict[str, int], t
         if settings.anthropic_api_key
         else "offline (set ANTHROPIC_API_KEY for Claude)"
     )
+    library = (
+        f"{ready.library['created']} added, {ready.library['updated']} updated"
+        if ready.library is not None
+        else "not loaded (FIXPILOT_SHIPPED_LIBRARY is off)"
+    )
     return f"""
 Fixpilot demo is running.
   Service:           {public_url}   (GET /healthz, /api/openapi.json)
-  ConnectWise (sim): {state.site_url}   ({len(state.tickets)} demo tickets, boards 1 and 2)
-  Script library:    {counts["created"]} added, {counts["updated"]} updated
+  ConnectWise (sim): {state.site_url}   (--sim-port; {len(state.tickets)} tickets, boards 1 and 2)
+  Simulator state:   {state_file.resolve()}
+                     (tickets and notes survive a restart, in step with the database;
+                     delete both to start over)
+  Script library:    {library}
   Assistant:         {assistant}
 
-Open the pod inside a simulated ConnectWise ticket screen:
+The simulated ConnectWise's tickets, each opening with the pod:
+  {state.site_url}/_sim/tickets
+or one ticket screen with the pod:
   {state.site_url}/_sim/ticket/5001?pod={quote(pod, safe="")}
 
-An admin API token for curl (shown once):
-  {token}
+API tokens for curl (shown once; the next start replaces them):
+  admin     {ready.tokens[TokenRole.ADMIN]}
+  engineer  {ready.tokens[TokenRole.ENGINEER]}
+
+Other commands use this demo's database with this prefix, e.g. another token:
+  {database_env_line(settings.database_url)} tokens create --role engineer --name me
 
 Ctrl-C stops it."""
 

@@ -1,4 +1,5 @@
-"""`fixpilot templates import`: load a JSON list of script templates (idempotent)."""
+"""`fixpilot templates import`: load an MSP's own JSON list of script templates (idempotent;
+the shipped library loads itself, see plugin.features.scripts.shipped)."""
 
 from __future__ import annotations
 

@@ -91,7 +91,8 @@ class PSAConnections:
         if current is not None:
             self._retired.append(current[1])
         if self._http is None or self._http.closed:
-            self._http = aiohttp.ClientSession()
+            # No cookie jar: accounts on one ConnectWise host must not share its cookies.
+            self._http = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
         provider = vendor.factory(connection, options, self._http)
         self._providers[account.id] = (fingerprint, provider)
         return provider

@@ -77,6 +77,10 @@ class Settings(BaseSettings):
     llm_retry_backoff_seconds: float = Field(1.0, ge=0)
     llm_max_total_seconds: float = Field(90.0, gt=0)
 
+    # Load the shipped script library into every account (added, and upgraded by version;
+    # an admin's edits are kept). Off: each account has only the templates it is given.
+    shipped_library: bool = True
+
     nudge_after_minutes: float = Field(15.0, gt=0)
     chat_history_token_budget: int = Field(6000, ge=500)
     worker_poll_seconds: float = Field(1.0, gt=0)

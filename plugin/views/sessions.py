@@ -20,6 +20,7 @@ from plugin.features.sessions.service import fetch_ticket_context, open_session
 from plugin.features.writeback.models import Writeback
 from plugin.kernel.ai_sessions import AISession, get_ai_session
 from plugin.kernel.db import utcnow
+from plugin.kernel.errors import Unprocessable
 from plugin.kernel.http import Req, RouteTable
 from plugin.kernel.pagination import fetch_page
 from plugin.kernel.tenancy import get_account
@@ -48,6 +49,12 @@ class WritebackBrief(BaseModel):
     stage: str
     last_error: str | None = None
     attempts: int = 0
+    created_by: str | None = Field(
+        None, description="Who posted it: the ConnectWise member, or token:<id> for an API token"
+    )
+    author_member_id: str | None = Field(
+        None, description="The ConnectWise member the note is attributed to on the ticket"
+    )
 
 
 class SessionOut(BaseModel):
@@ -76,7 +83,8 @@ class SessionPage(BaseModel):
 
 @routes.post(
     "/api/v1/ai-sessions",
-    summary="Open an AI session, optionally linked to a PSA ticket",
+    summary="Open an AI session, optionally linked to a PSA ticket (the title defaults to "
+    "the ticket's summary)",
     body=SessionCreate,
     response=SessionOut,
     status=201,
@@ -87,11 +95,19 @@ async def create_session(req: Req[SessionCreate, Any]) -> SessionOut:
         context = await fetch_ticket_context(
             req.database, req.psa, req.account_id, req.body.psa_ticket_id
         )
+    title = req.body.title or (context or {}).get("summary") or ""
+    if not title.strip():
+        reason = (
+            "required: the ticket's summary could not be read"
+            if req.body.psa_ticket_id is not None
+            else "required without psa_ticket_id"
+        )
+        raise Unprocessable("The session needs a title.", details={"fields": {"title": reason}})
     async with req.database.write() as tx:
         ai_session = await open_session(
             tx,
             account_id=req.account_id,
-            title=req.body.title.strip(),
+            title=title.strip()[:500],
             psa_ticket_id=req.body.psa_ticket_id,
             context=context,
             actor=req.caller.actor,
@@ -205,4 +221,6 @@ def _writeback_brief(writeback: Writeback | None) -> WritebackBrief | None:
         stage=writeback.stage,
         last_error=writeback.last_error,
         attempts=writeback.attempts,
+        created_by=writeback.created_by,
+        author_member_id=writeback.author_member_id,
     )

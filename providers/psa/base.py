@@ -51,6 +51,7 @@ class PSANote:
     ticket_id: int
     text: str
     kind: NoteKind
+    author: str | None = None  # the PSA member the PSA attributes the note to, when known
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ class MemberIdentity:
     member_id: str
     name: str | None = None
     email: str | None = None
+    verified_by: str | None = None  # how the PSA confirmed them, e.g. "cookie" or "basic"
 
 
 class PSAError(Exception):
@@ -209,6 +211,9 @@ class PSASetup(Protocol):
         self, callback_id: int, *, inactive: bool = False
     ) -> dict[str, Any]: ...
 
+    async def list_hosted_screens(self) -> list[dict[str, Any]]:
+        """The screens a hosted page can be put on: `{"id", "name", ...}` each."""
+
     async def list_hosted_setups(self) -> list[dict[str, Any]]: ...
 
     async def create_hosted_setup(
@@ -220,7 +225,8 @@ class PSASetup(Protocol):
         origin: str,
         type: str = "Pod",
         pod_height: int | None = None,
-    ) -> dict[str, Any]: ...
+    ) -> dict[str, Any]:
+        """Register a hosted page on a screen, for this integration (its clientId)."""
 
 
 @runtime_checkable
@@ -241,7 +247,11 @@ class PSAProvider(Protocol):
     async def list_ticket_statuses(self, ticket_id: int) -> list[TicketStatus]:
         """The statuses of the board the ticket is on now."""
 
-    async def add_note(self, ticket_id: int, text: str, kind: NoteKind) -> PSANote: ...
+    async def add_note(
+        self, ticket_id: int, text: str, kind: NoteKind, *, author: str | None = None
+    ) -> PSANote:
+        """Post a note. `author`: the PSA member who wrote it (a pod member's id), recorded
+        on the note where the PSA allows it; the note is posted either way."""
 
     async def find_note(self, ticket_id: int, text: str, kind: NoteKind) -> PSANote | None:
         """An existing note with exactly this text and kind (to avoid posting twice)."""

@@ -32,7 +32,9 @@ class LocalProvider:
     async def list_ticket_statuses(self, ticket_id: int) -> list[TicketStatus]:
         self._no_psa("ticket statuses")
 
-    async def add_note(self, ticket_id: int, text: str, kind: NoteKind) -> PSANote:
+    async def add_note(
+        self, ticket_id: int, text: str, kind: NoteKind, *, author: str | None = None
+    ) -> PSANote:
         self._no_psa("add note")
 
     async def find_note(self, ticket_id: int, text: str, kind: NoteKind) -> PSANote | None:

@@ -16,9 +16,10 @@ class PodQuery(BaseModel):
 
 
 class PodSessionIn(BaseModel):
-    """What the pod got from ConnectWise's getMemberAuthentication. Only the member id and
-    hash are used, checked against the account's own ConnectWise; the rest is accepted so
-    the pod can forward it, and is never trusted (the company comes from the account)."""
+    """What the pod got from ConnectWise's getMemberAuthentication. The member id, hash and
+    memberContext are checked against the account's own ConnectWise (the context travels
+    with the hash); the rest is accepted so the pod can forward it, and is never trusted
+    (the company comes from the account)."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -81,6 +81,7 @@ class PodSignIn:
             body.member_hash,
         )
         identity = self.verified.get(cache_key)
+        verified_by = "cache"
         if identity is None:
             try:
                 identity = await _verify(pod, account, body)
@@ -89,10 +90,11 @@ class PodSignIn:
                     self.failures.record(key)
                 raise
             self.verified.put(cache_key, identity)
+            verified_by = identity.verified_by or "psa"
         # The member's own slate is clean again; the address's is not (one good member must
         # not unlock guessing at the others).
         self.failures.clear(next(iter(limits)))
-        return await self._issue_token(account, identity)
+        return await self._issue_token(account, identity, verified_by)
 
     async def _hosted_pod(self, slug: str) -> tuple[Account, HostedPod]:
         async with self.database.read() as db:
@@ -108,7 +110,9 @@ class PodSignIn:
             )
         return account, pod
 
-    async def _issue_token(self, account: Account, identity: MemberIdentity) -> PodSessionOut:
+    async def _issue_token(
+        self, account: Account, identity: MemberIdentity, verified_by: str
+    ) -> PodSessionOut:
         now = utcnow()
         expires_at = now + POD_TOKEN_LIFETIME
         async with self.database.write() as tx:
@@ -128,7 +132,14 @@ class PodSignIn:
                 member_id=identity.member_id,
                 expires_at=expires_at,
             )
-        log.info("pod_signed_in", account=account.slug, member=identity.member_id)
+        # How ConnectWise confirmed the member (cookie or basic authentication, or a recent
+        # confirmation from the cache); never the hash or the memberContext.
+        log.info(
+            "pod_signed_in",
+            account=account.slug,
+            member=identity.member_id,
+            verified_by=verified_by,
+        )
         return PodSessionOut(
             token=token,
             expires_at=expires_at,

@@ -1,9 +1,10 @@
 """`fixpilot connectwise doctor`: can Fixpilot work on this account's PSA?
 
-Checks, in order: the site and company id, the credentials and clientId, the API member's
-access to each endpoint Fixpilot uses, the callbacks (re-activated with `fix`), and the
-configured status ids. Each check is one line of a `Report`, so the CLI prints them and an
-admin page can show them.
+Checks, in order: the site and company id (a Cloud site's versioned codebase beside an API
+URL on the classic one is healthy), the credentials and clientId, the API member's access to
+each endpoint Fixpilot uses, the callbacks (re-activated with `fix`), the pod on the ticket
+screen, and the configured status ids. Each check is one line of a `Report`, so the CLI
+prints them and an admin page can show them.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from plugin.features.psa_setup.install import (
     describe_callback,
     error_text,
     find_callback,
+    find_pod_screen,
 )
 from plugin.features.psa_setup.report import Report
 from plugin.kernel.manifest import manifest
@@ -24,6 +26,10 @@ from plugin.kernel.preferences import check_status_targets
 from plugin.kernel.psa import read_board_statuses
 from plugin.kernel.tenancy import Account
 from providers.psa import PSAAuthError, PSAError, PSANotFound, PSAProvider, PSASetup
+
+# Every ConnectWise site serves the API under this codebase; a Cloud site's companyinfo
+# names a versioned one (e.g. v2025_1) beside it, and API URLs commonly keep this one.
+CLASSIC_CODEBASE = "v4_6_release"
 
 # The endpoints Fixpilot reads or writes, each probed with a one-item GET (a write can't be
 # probed without writing), and the manifest permission screen that grants it.
@@ -49,6 +55,8 @@ async def run_doctor(
     denied = await _check_access(setup, report)
     if "system/callbacks" not in denied:
         await _check_callbacks(setup, account, public_url, fix, report)
+    if "system/connectwisehostedsetups" not in denied and manifest().get("pod"):
+        await _check_pod(setup, manifest()["pod"], public_url, report)
     await _check_statuses(provider, account, report)
     return report
 
@@ -64,11 +72,17 @@ async def _check_site(setup: PSASetup, report: Report) -> None:
         report.fail(what, exc.message)
         return
     codebase = str(info.get("Codebase") or "").strip("/")
-    api_path = urlsplit(setup.api_url).path
-    if codebase and f"/{codebase}/" not in api_path:
-        report.fail(what, f"the site runs codebase {codebase!r} but the API URL is {api_path!r}")
+    api_codebase = urlsplit(setup.api_url).path.strip("/").split("/")[0]
+    cloud = info.get("IsCloud") is True
+    if codebase and api_codebase != codebase and not (cloud and api_codebase == CLASSIC_CODEBASE):
+        report.fail(
+            what, f"the site runs codebase {codebase!r} but the API URL uses {api_codebase!r}"
+        )
         return
-    report.ok(f"{what} (codebase {codebase or 'unknown'})")
+    where = f"Cloud, codebase {codebase}" if cloud else f"codebase {codebase or 'unknown'}"
+    if api_codebase != codebase and codebase:
+        where += f"; the API answers on {api_codebase}"
+    report.ok(f"{what} ({where})")
 
 
 async def _check_credentials(setup: PSASetup, report: Report) -> bool:
@@ -162,6 +176,38 @@ def _registered_callback(
         None,
     )
     return found, str(found.get("url")) if found else f"…{path}"
+
+
+async def _check_pod(
+    setup: PSASetup, pod: dict[str, Any], public_url: str | None, report: Report
+) -> None:
+    """The pod is set up on the ticket screen (by URL, or by its path without the public
+    URL)."""
+    what = f"pod on the {pod.get('screen', 'ticket')} screen"
+    try:
+        screen = await find_pod_screen(setup, str(pod.get("screen") or "ticket"))
+        setups = await setup.list_hosted_setups()
+    except PSAError as exc:
+        report.fail(what, error_text(exc))
+        return
+    path = pod["path"]
+    url = public_url.rstrip("/") + path if public_url else None
+    found = next(
+        (
+            s
+            for s in setups
+            if _int(s.get("screenId")) == _int(screen.get("id"))
+            and (s.get("url") == url if url else str(s.get("url") or "").endswith(path))
+        ),
+        None,
+    )
+    what = f"pod on the {screen.get('name')} screen (screen id {screen.get('id')})"
+    if found is None:
+        report.fail(what, "not set up; run `fixpilot connectwise install`")
+    elif found.get("disabledFlag"):
+        report.fail(what, "disabled in ConnectWise's Manage Hosted API")
+    else:
+        report.ok(f"{what} is set up")
 
 
 async def _check_statuses(provider: PSAProvider, account: Account, report: Report) -> None:

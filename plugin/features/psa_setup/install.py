@@ -10,9 +10,9 @@ from urllib.parse import quote, urlsplit
 from plugin.kernel.manifest import manifest
 from providers.psa import PSAError, PSASetup
 
-# ConnectWise identifies Hosted API screens by number. *Unconfirmed*: 1 for the Service
-# Ticket screen; a manifest pod may carry its own "screen_id" to override this.
-POD_SCREEN_IDS = {"ticket": 1}
+# The screen a manifest pod names, as ConnectWise lists it in `system/connectWiseHostedScreens`
+# (its `name`, or its `screenId`). The numeric id differs between sites: it is looked up.
+POD_SCREENS = {"ticket": ("Service Ticket", "ServiceTicket")}
 
 Say = Callable[[str], None]
 
@@ -61,6 +61,9 @@ async def install_registrations(
             await _install_callback(setup, existing, wanted, url, dry_run, say)
         if spec.get("pod"):
             await _install_pod(setup, spec["pod"], public_url, dry_run, say)
+    except PodScreenNotFound as exc:
+        say(f"FAIL pod: {exc.message}")
+        return False
     except PSAError as exc:
         say(f"FAIL ConnectWise refused: {error_text(exc)}")
         return False
@@ -99,30 +102,50 @@ async def _install_callback(
         say(f"created callback {what} (id {created.get('id')})")
 
 
-def _pod_screen_id(pod: dict[str, Any]) -> int:
-    if pod.get("screen_id") is not None:
-        return int(pod["screen_id"])
-    screen = str(pod.get("screen") or "ticket").lower()
-    if screen not in POD_SCREEN_IDS:
-        raise SetupError(f"manifest pod screen {screen!r} has no known ConnectWise screen id")
-    return POD_SCREEN_IDS[screen]
+class PodScreenNotFound(PSAError):
+    """The PSA lists no screen the manifest's pod can go on."""
+
+
+async def find_pod_screen(setup: PSASetup, screen: str) -> dict[str, Any]:
+    """The PSA's hosted screen for the manifest's pod `screen` (e.g. "ticket")."""
+    names = {n.lower() for n in POD_SCREENS.get(screen.lower(), (screen,))}
+    screens = await setup.list_hosted_screens()
+    found = next(
+        (
+            s
+            for s in screens
+            if str(s.get("name") or "").lower() in names
+            or str(s.get("screenId") or "").lower() in names
+        ),
+        None,
+    )
+    if found is None or _int(found.get("id")) is None:
+        listed = ", ".join(sorted(str(s.get("name")) for s in screens)) or "none"
+        raise PodScreenNotFound(
+            f"no hosted screen for the {screen} pod (wanted {' or '.join(sorted(names))}; "
+            f"the site lists: {listed})"
+        )
+    return found
 
 
 async def _install_pod(
     setup: PSASetup, pod: dict[str, Any], public_url: str, dry_run: bool, say: Say
 ) -> None:
     url = public_url.rstrip("/") + pod["path"]
-    screen_id = _pod_screen_id(pod)
-    what = f"pod on the {pod.get('screen', 'ticket')} screen {url}"
-    existing = await setup.list_hosted_setups()
-    found = next(
-        (s for s in existing if s.get("url") == url and _int(s.get("screenId")) == screen_id),
-        None,
-    )
+    screen = await find_pod_screen(setup, str(pod.get("screen") or "ticket"))
+    screen_id = int(screen["id"])
+    what = f"pod on the {screen.get('name')} screen (screen id {screen_id}) {url}"
+    existing = [s for s in await setup.list_hosted_setups() if s.get("url") == url]
+    found = next((s for s in existing if _int(s.get("screenId")) == screen_id), None)
+    for elsewhere in (s for s in existing if s is not found):
+        say(
+            f"note: the pod is also set up on screen id {elsewhere.get('screenId')} "
+            f"(id {elsewhere.get('id')}); remove it in ConnectWise's Manage Hosted API"
+        )
     if found is not None:
         say(f"{what} already set up (id {found.get('id')})")
     elif dry_run:
-        say(f"would create {what}")
+        say(f"would create {what} for clientId {setup.client_id or '(none configured)'}")
     else:
         created = await setup.create_hosted_setup(
             description=pod.get("description") or "Fixpilot",
@@ -131,7 +154,7 @@ async def _install_pod(
             origin=_origin(public_url),
             pod_height=pod.get("height"),
         )
-        say(f"created {what} (id {created.get('id')})")
+        say(f"created {what} for clientId {setup.client_id} (id {created.get('id')})")
 
 
 def _origin(url: str) -> str:

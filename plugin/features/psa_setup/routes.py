@@ -1,4 +1,4 @@
-"""The PSA's boards and statuses, for the admin settings screen."""
+"""The PSA's boards and statuses, for the settings screen (engineers may read them)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,7 @@ routes = RouteTable("writeback")
 
 @routes.get(
     "/api/v1/psa/boards/{board_id}/statuses",
-    summary="A ConnectWise board's statuses (for the admin settings screen)",
-    auth="admin",
+    summary="A ConnectWise board's statuses (engineers may read them too)",
     response=BoardStatuses,
     errors=(404, 409, 502, 503),
 )

@@ -3,7 +3,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from plugin.kernel.db import Base, JSONType, UTCDateTime, utcnow
@@ -28,6 +37,11 @@ class ScriptTemplate(Base):
     body: Mapped[str] = mapped_column(Text)
     parameters_schema: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
     origin: Mapped[str] = mapped_column(String(16), default=TemplateOrigin.CUSTOM)
+    # The version of the shipped library's template this row holds; None for the account's
+    # own templates (an admin's, promoted drafts, imported from an MSP's file).
+    library_version: Mapped[int | None] = mapped_column(Integer)
+    # When an admin last changed it: a shipped template an admin edited keeps their version.
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

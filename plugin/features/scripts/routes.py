@@ -32,6 +32,7 @@ from plugin.features.scripts.service import (
 )
 from plugin.features.scripts.track_record import track_records
 from plugin.kernel.ai_sessions import bump_state_version, get_ai_session
+from plugin.kernel.db import utcnow
 from plugin.kernel.errors import Conflict
 from plugin.kernel.http import Req, RouteTable
 from plugin.kernel.pagination import fetch_page
@@ -135,6 +136,7 @@ async def update_template(req: Req[TemplateIn, Any]) -> TemplateOut:
         template.language = body.language
         template.body = body.body
         template.parameters_schema = [p.model_dump() for p in schema]
+        template.edited_at = utcnow()  # a shipped template keeps this version from now on
         await tx.flush()
         records = await track_records(tx, req.account_id, [template.id])
         return template_out(template, records.get(template.id))

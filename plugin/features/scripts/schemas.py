@@ -47,6 +47,12 @@ class TemplateOut(BaseModel):
     track_record: TrackRecord
     created_at: datetime
     updated_at: datetime
+    library_version: int | None = Field(
+        None, description="The shipped library's version of this template; null for your own"
+    )
+    edited_at: datetime | None = Field(
+        None, description="When an admin changed it (a changed shipped template is kept)"
+    )
 
 
 class TemplateList(BaseModel):

@@ -14,6 +14,7 @@ from plugin.features.scripts.parameters import ParameterErrors, ParameterSpec, p
 from plugin.features.scripts.render import render_script, validate_template
 from plugin.features.scripts.schemas import DraftTemplateOut, TemplateOut, TrackRecord
 from plugin.features.scripts.track_record import empty_record
+from plugin.kernel.db import utcnow
 from plugin.kernel.errors import Conflict, Unprocessable
 from plugin.kernel.redaction import redact_sensitive, redact_text
 from plugin.kernel.states import DraftStatus
@@ -56,6 +57,8 @@ def template_out(t: ScriptTemplate, record: dict[str, int] | None = None) -> Tem
         track_record=TrackRecord(**(record or empty_record())),
         created_at=t.created_at,
         updated_at=t.updated_at,
+        library_version=t.library_version,
+        edited_at=t.edited_at,
     )
 
 
@@ -184,30 +187,36 @@ def guess_language(script: str) -> str:
     return "powershell"
 
 
+def template_fields(item: dict[str, Any], index: int) -> tuple[str, dict[str, Any]]:
+    """The slug and stored fields of one template of a library file (the shipped one or an
+    MSP's own), checked like an admin's: 422 naming the template when it is not valid."""
+    try:
+        slug = item.get("slug") or slugify(item["name"])
+        schema = checked_schema(item["body"], item["language"], item.get("parameters_schema", []))
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise Unprocessable(
+            f"Template #{index + 1} is missing {exc}.",
+            details={"fields": {f"templates[{index}]": f"missing {exc}"}},
+        ) from None
+    return slug, {
+        "name": item["name"],
+        "description": item.get("description", ""),
+        "keywords": list(item.get("keywords", [])),
+        "language": item["language"],
+        "body": item["body"],
+        "parameters_schema": [p.model_dump() for p in schema],
+    }
+
+
 async def import_templates(
     tx: AsyncSession, account_id: int, items: list[dict[str, Any]], *, origin: str
 ) -> dict[str, int]:
-    """Create or update templates by slug (idempotent: an unchanged import changes nothing)."""
+    """Create or update templates by slug (idempotent: an unchanged import changes nothing).
+
+    An updated template counts as edited: the shipped library's upgrades leave it alone."""
     counts = {"created": 0, "updated": 0, "unchanged": 0}
     for index, item in enumerate(items):
-        try:
-            slug = item.get("slug") or slugify(item["name"])
-            schema = checked_schema(
-                item["body"], item["language"], item.get("parameters_schema", [])
-            )
-        except (KeyError, TypeError) as exc:
-            raise Unprocessable(
-                f"Template #{index + 1} is missing {exc}.",
-                details={"fields": {f"templates[{index}]": f"missing {exc}"}},
-            ) from None
-        values = {
-            "name": item["name"],
-            "description": item.get("description", ""),
-            "keywords": list(item.get("keywords", [])),
-            "language": item["language"],
-            "body": item["body"],
-            "parameters_schema": [p.model_dump() for p in schema],
-        }
+        slug, values = template_fields(item, index)
         existing = (
             await tx.execute(
                 select(ScriptTemplate).where(
@@ -221,6 +230,7 @@ async def import_templates(
         elif any(getattr(existing, k) != v for k, v in values.items()):
             for key, value in values.items():
                 setattr(existing, key, value)
+            existing.edited_at = utcnow()
             counts["updated"] += 1
         else:
             counts["unchanged"] += 1

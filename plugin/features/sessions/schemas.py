@@ -16,10 +16,18 @@ def _not_blank(value: str) -> str:
 class SessionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    title: str = Field(min_length=1, max_length=500)
+    title: str | None = Field(
+        None,
+        min_length=1,
+        max_length=500,
+        description="Defaults to the linked ticket's summary",
+    )
     psa_ticket_id: int | None = Field(None, ge=1, le=2**53)
 
-    _title = field_validator("title")(_not_blank)
+    @field_validator("title")
+    @classmethod
+    def _title(cls, value: str | None) -> str | None:
+        return None if value is None else _not_blank(value)
 
 
 class SessionQuery(BaseModel):

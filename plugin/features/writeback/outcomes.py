@@ -56,6 +56,8 @@ def writeback_result(writeback: Writeback, outcome: str) -> WritebackResult:
         writeback_id=writeback.id,
         state=writeback.state,
         last_error=writeback.last_error,
+        created_by=writeback.created_by,
+        author_member_id=writeback.author_member_id,
     )
 
 

@@ -33,7 +33,7 @@ def markdown_to_plain(markdown: str) -> str:
             lines.append(_inline(heading.group(1)))
             continue
         lines.append(_inline(_BULLET.sub(lambda m: m.group(1) + "• ", line)))
-    return "\n".join(lines).strip() + "\n"
+    return "\n".join(lines).strip()
 
 
 def _inline(text: str) -> str:

@@ -44,7 +44,7 @@ async def _post(
     else:
         checked = scrub_internal_note(text, remembered)
     return await PSAWritebackService(req.database, req.psa).post(
-        req.account_id, ai_session_id, kind, checked, req.caller.actor
+        req.account_id, ai_session_id, kind, checked, req.caller.actor, req.caller.member_id
     )
 
 

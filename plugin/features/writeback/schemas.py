@@ -46,3 +46,9 @@ class WritebackResult(BaseModel):
     writeback_id: int | None = None
     state: str
     last_error: str | None = None
+    created_by: str | None = Field(
+        None, description="Who posted it: the ConnectWise member, or token:<id> for an API token"
+    )
+    author_member_id: str | None = Field(
+        None, description="The ConnectWise member the note is attributed to on the ticket"
+    )

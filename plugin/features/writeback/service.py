@@ -87,16 +87,20 @@ class PSAWritebackService:
         kind: WritebackKind,
         document: CheckedDocument,
         actor: str,
+        author: str | None = None,
     ) -> WritebackResult:
         """Start (or resume) the session's writeback of this kind and run it now. The
-        document has passed the outbound gate (writeback.gate)."""
+        document has passed the outbound gate (writeback.gate). `author`: the PSA member
+        posting it (a pod member), who the note is attributed to."""
         async with self.database.write() as tx:
             ai_session = await get_ai_session(tx, account_id, ai_session_id, for_update=True)
             require_active(ai_session)
             account = await get_account(tx, account_id)
             if ai_session.psa_ticket_id is None or not has_psa(account):
-                return await self._local(tx, ai_session, kind, document.text, actor)
-            writeback = await self._claim_for_engineer(tx, ai_session, kind, document, actor)
+                return await self._local(tx, ai_session, kind, document.text, actor, author)
+            writeback = await self._claim_for_engineer(
+                tx, ai_session, kind, document, actor, author
+            )
             writeback_id = writeback.id
         step = await self.run(writeback_id)
         if step.error is not None:
@@ -110,6 +114,7 @@ class PSAWritebackService:
         kind: WritebackKind,
         document: CheckedDocument,
         actor: str,
+        author: str | None,
     ) -> Writeback:
         """The session's open writeback (created if there is none), claimed for this run."""
         writeback = await self._open_writeback(tx, ai_session)
@@ -129,6 +134,7 @@ class PSAWritebackService:
                 markdown=document.text,
                 allowed_spans=document.allowed or None,
                 created_by=actor,
+                author_member_id=author,
                 attempts=0,
             )
             tx.add(writeback)
@@ -141,8 +147,9 @@ class PSAWritebackService:
         elif writeback.state == WritebackState.IN_PROGRESS:
             writeback.note_uncertain = True  # its runner died: it may have posted
         elif writeback.stage == WritebackStage.PENDING and not writeback.note_uncertain:
-            # Nothing posted yet: the latest edit wins.
+            # Nothing posted yet: the latest edit, and whoever made it, win.
             writeback.markdown, writeback.allowed_spans = document.text, document.allowed or None
+            writeback.created_by, writeback.author_member_id = actor, author
         writeback.state = WritebackState.IN_PROGRESS
         writeback.lease_until = utcnow() + LEASE
         writeback.attempts += 1  # the claim: fences any earlier runner
@@ -170,6 +177,7 @@ class PSAWritebackService:
         kind: WritebackKind,
         markdown: str,
         actor: str,
+        author: str | None,
     ) -> WritebackResult:
         outcome = KINDS[kind].closes_locally_as
         now = utcnow()
@@ -187,6 +195,7 @@ class PSAWritebackService:
             state=WritebackState.DONE,
             skipped_reason=reason,
             created_by=actor,
+            author_member_id=author,
             completed_at=now,
         )
         tx.add(writeback)
@@ -194,14 +203,7 @@ class PSAWritebackService:
         ai_session.closed_at = now
         await tx.flush()
         await bump_state_version(tx, ai_session.id)
-        return WritebackResult(
-            outcome=outcome,
-            note=None,
-            status=None,
-            status_transition_skipped_reason=reason,
-            writeback_id=writeback.id,
-            state=WritebackState.DONE,
-        )
+        return writeback_result(writeback, outcome)
 
     async def run(self, writeback_id: int) -> Step:
         """Advance one writeback as far as the PSA lets it; the caller holds its claim."""
@@ -275,7 +277,9 @@ class PSAWritebackService:
             note = await psa.find_note(writeback.ticket_id, text, kind)
         if note is None:
             try:
-                note = await psa.add_note(writeback.ticket_id, text, kind)
+                note = await psa.add_note(
+                    writeback.ticket_id, text, kind, author=writeback.author_member_id
+                )
             except PSAUnavailable as exc:
                 if exc.uncertain:
                     await self._save(writeback, note_uncertain=True)

@@ -13,13 +13,11 @@ import hashlib
 import hmac
 import json
 from typing import Any
-from urllib.parse import urlsplit
 
 from providers.psa.base import CallbackEnvelope, CallbackParseError
+from providers.psa.connectwise.hosts import connectwise_origins, url_origin
 
 SIGNATURE_HEADER = "x-content-signature"
-
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def parse_callback(raw: bytes) -> CallbackEnvelope:
@@ -57,27 +55,15 @@ def parse_callback(raw: bytes) -> CallbackEnvelope:
 
 
 def key_url_allowed(key_url: str | None, api_url: str) -> bool:
-    """True when `key_url` is on the same scheme, host and port as the account's API URL.
+    """True when `key_url` is on one of the account's own ConnectWise hosts: the API host
+    or, on Cloud, the screens' host of its region (same scheme and port). Any path will do:
+    real key URLs sit under the codebase, outside `/apis/3.0`.
 
     Anything else is refused without fetching: a forged body could otherwise point at a key
     its author controls and sign itself.
     """
-    if not key_url:
-        return False
-    try:
-        key, api = urlsplit(key_url), urlsplit(api_url)
-        key_port, api_port = _effective_port(key), _effective_port(api)
-    except ValueError:
-        return False
-    if key.username is not None or key.password is not None:
-        return False
-    return (
-        key.scheme.lower() == api.scheme.lower()
-        and key.scheme.lower() in _DEFAULT_PORTS
-        and bool(key.hostname)
-        and key.hostname == api.hostname  # urlsplit lowercases hostnames
-        and key_port == api_port
-    )
+    origin = url_origin(key_url)
+    return origin is not None and origin in connectwise_origins(api_url)
 
 
 def signing_key_digest(signing_key: str) -> bytes:
@@ -170,7 +156,3 @@ def _as_text(value: Any) -> str | None:
         return None
     text = str(value).strip()
     return text or None
-
-
-def _effective_port(parts: Any) -> int | None:
-    return parts.port if parts.port is not None else _DEFAULT_PORTS.get(parts.scheme.lower())

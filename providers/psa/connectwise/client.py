@@ -19,7 +19,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,14 +88,17 @@ class ConnectWiseClient:
         params: dict[str, Any] | None = None,
         json_body: Any = None,
         authorization: str | None = None,
+        cookies: Mapping[str, str] | None = None,
         retry: bool = True,
     ) -> CWResponse:
         """Send one API call. `path` is relative to the API base, or an absolute URL.
 
-        `authorization` overrides the API member's Basic auth (member verification).
+        `authorization` overrides the API member's Basic auth, and `cookies` (the Hosted
+        API's member cookies, values already cookie-safe) replace it: both verify a member.
         """
         method = method.upper()
         url = path if "://" in path else self._config.base_url + path.lstrip("/")
+        headers = self._headers(authorization, cookies, json_body is not None)
         attempts = AsyncRetrying(
             stop=stop_after_attempt(self._config.max_attempts if retry else 1),
             wait=self._wait,
@@ -106,7 +109,7 @@ class ConnectWiseClient:
         try:
             async for attempt in attempts:
                 with attempt:
-                    return await self._attempt(method, url, params, json_body, authorization)
+                    return await self._attempt(method, url, params, json_body, headers)
         except _Transient as exc:
             raise exc.error from exc.__cause__
         raise AssertionError("unreachable: tenacity either returns or raises")
@@ -128,19 +131,22 @@ class ConnectWiseClient:
                 break
         return items
 
-    def _headers(self, authorization: str | None, with_body: bool) -> dict[str, str]:
-        headers = {
-            "Authorization": authorization or self._config.authorization,
-            "clientId": self._config.client_id,
-            "Accept": ACCEPT_HEADER,
-        }
+    def _headers(
+        self, authorization: str | None, cookies: Mapping[str, str] | None, with_body: bool
+    ) -> dict[str, str]:
+        headers = {"clientId": self._config.client_id, "Accept": ACCEPT_HEADER}
+        if cookies is not None:
+            headers["Cookie"] = "; ".join(f"{name}={value}" for name, value in cookies.items())
+        else:
+            headers["Authorization"] = authorization or self._config.authorization
         if with_body:
             headers["Content-Type"] = "application/json"
         return headers
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None:
-            self._session = aiohttp.ClientSession()
+            # No cookie jar: a cookie ConnectWise sets must never ride along on later calls.
+            self._session = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
         return self._session
 
     async def _attempt(
@@ -149,7 +155,7 @@ class ConnectWiseClient:
         url: str,
         params: dict[str, Any] | None,
         json_body: Any,
-        authorization: str | None,
+        request_headers: dict[str, str],
     ) -> CWResponse:
         idempotent = method in _IDEMPOTENT_METHODS
         await self._limiter.acquire()
@@ -159,8 +165,11 @@ class ConnectWiseClient:
                 url,
                 params=params,
                 data=None if json_body is None else json.dumps(json_body),
-                headers=self._headers(authorization, json_body is not None),
+                headers=request_headers,
                 timeout=aiohttp.ClientTimeout(total=self._config.timeout),
+                # Credentials go to the account's ConnectWise host only, never where a
+                # redirect points.
+                allow_redirects=False,
             ) as resp:
                 body = await resp.read()
                 status, headers = resp.status, resp.headers

@@ -51,14 +51,17 @@ def status_from_cw(data: dict[str, Any], board_id: int | None) -> TicketStatus:
     )
 
 
-def note_body(text: str, kind: NoteKind) -> dict[str, Any]:
+def note_body(text: str, kind: NoteKind, *, author: str | None = None) -> dict[str, Any]:
     """The POST body for a note: exactly one kind flag; never a customer-update flag, and
-    ConnectWise's email rules are not run for Fixpilot's notes."""
+    ConnectWise's email rules are not run for Fixpilot's notes. `author` (a member
+    identifier) becomes the note's `member` reference."""
     kind = NoteKind(kind)
     body: dict[str, Any] = {"text": text}
     body.update({flag: flag_kind == kind for flag_kind, flag in NOTE_KIND_FLAG.items()})
     body["customerUpdatedFlag"] = False
     body["processNotifications"] = False
+    if author:
+        body["member"] = {"identifier": author}
     return body
 
 

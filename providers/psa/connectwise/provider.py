@@ -15,6 +15,7 @@ from providers.psa.base import (
     PSANotFound,
     PSAPermissionError,
     PSAStatusVerificationError,
+    PSAValidationError,
     Ticket,
     TicketStatus,
 )
@@ -109,13 +110,34 @@ class ConnectWiseProvider:
 
     # --- notes ----------------------------------------------------------------------------
 
-    async def add_note(self, ticket_id: int, text: str, kind: NoteKind) -> PSANote:
+    async def add_note(
+        self, ticket_id: int, text: str, kind: NoteKind, *, author: str | None = None
+    ) -> PSANote:
+        """POST the note, attributed to `author` through ServiceNote's `member` reference.
+
+        ConnectWise records the API member as the note's `createdBy` whatever is sent; the
+        `member` is who the note is by. A member ConnectWise refuses there (unknown,
+        inactive) would cost the note itself, so it is posted again without one: a refused
+        POST stored nothing."""
         kind = NoteKind(kind)
-        response = await self._client.request(
-            "POST", f"service/tickets/{int(ticket_id)}/notes", json_body=note_body(text, kind)
-        )
+        path = f"service/tickets/{int(ticket_id)}/notes"
+        body = note_body(text, kind, author=author)
+        try:
+            response = await self._client.request("POST", path, json_body=body)
+        except PSAValidationError as exc:
+            if author is None or "member" not in exc.message.lower():
+                raise
+            log.warning("connectwise refused note author %s (%s); posted without", author, exc)
+            response = await self._client.request("POST", path, json_body=note_body(text, kind))
         note = response.data if isinstance(response.data, dict) else {}
-        return PSANote(id=str(note.get("id", "")), ticket_id=int(ticket_id), text=text, kind=kind)
+        member = note.get("member") if isinstance(note.get("member"), dict) else {}
+        return PSANote(
+            id=str(note.get("id", "")),
+            ticket_id=int(ticket_id),
+            text=text,
+            kind=kind,
+            author=member.get("identifier"),
+        )
 
     async def find_note(self, ticket_id: int, text: str, kind: NoteKind) -> PSANote | None:
         kind = NoteKind(kind)

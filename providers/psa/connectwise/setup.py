@@ -1,5 +1,5 @@
 """ConnectWise set-up calls for `fixpilot connectwise install` and `doctor`: callbacks,
-hosted pods, the site's company info and per-endpoint access probes."""
+hosted screens and pods, the site's company info and per-endpoint access probes."""
 
 from __future__ import annotations
 
@@ -60,6 +60,11 @@ class ConnectWiseSetup:
         )
         return response.data
 
+    async def list_hosted_screens(self) -> list[dict[str, Any]]:
+        """`GET system/connectWiseHostedScreens`: the screens a pod can be put on, each
+        `{"id", "name", "screenId"}` (ids differ between sites: look them up)."""
+        return await self._client.paginate("system/connectWiseHostedScreens")
+
     async def list_hosted_setups(self) -> list[dict[str, Any]]:
         return await self._client.paginate("system/connectwisehostedsetups")
 
@@ -79,6 +84,8 @@ class ConnectWiseSetup:
             "url": url,
             "origin": origin,
             "type": type,
+            # The integration the pod belongs to (ConnectWise requires it unless already set).
+            "clientId": self._config.client_id,
             **({"podHeight": int(pod_height)} if pod_height is not None else {}),
         }
         response = await self._client.request(

@@ -3,7 +3,8 @@
 python -m providers.psa.simulator --host 127.0.0.1 --port 8090 [--state-file sim.json] [--cloud]
 
 With `--state-file`, the records are loaded from that file when it exists and saved to it
-when the simulator stops, so tickets, notes and registrations survive a restart.
+after every change and when the simulator stops, so tickets, notes and registrations
+survive a restart.
 """
 
 from __future__ import annotations
@@ -50,16 +51,11 @@ def main(argv: list[str] | None = None) -> None:
         f"  api_member_id {state.api_member_id}\n"
         f"  pod member    {DEMO_MEMBER} / memberHash {DEMO_MEMBER_HASH}"
         f" / memberContext {DEMO_MEMBER_CONTEXT}\n"
+        f"  tickets       {state.site_url}/_sim/tickets\n"
         f"  admin API     {state.site_url}/_sim/state",
         flush=True,
     )
-    app = create_simulator_app(state)
-    if state_file is not None:
-
-        async def save_records(_app: web.Application) -> None:
-            state.save(state_file)
-
-        app.on_cleanup.append(save_records)
+    app = create_simulator_app(state, state_file=state_file)
     web.run_app(app, host=args.host, port=args.port, print=None)
 
 

@@ -14,6 +14,7 @@ The simulator is a local test tool: never expose it beyond the loopback interfac
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import aiohttp
 from aiohttp import web
@@ -30,16 +31,41 @@ from providers.psa.simulator.system_api import SITE_ROUTES, SYSTEM_ROUTES
 __all__ = ["STATE_KEY", "create_simulator_app"]
 
 
-def create_simulator_app(state: SimulatorState | None = None) -> web.Application:
-    app = web.Application(middlewares=[site_middleware])
+def create_simulator_app(
+    state: SimulatorState | None = None, *, state_file: Path | None = None
+) -> web.Application:
+    """With `state_file`, the records are saved there after every request that may have
+    changed them and when the app stops, so a restart (even an abrupt one) keeps them."""
+    autosave = [] if state_file is None else [_autosave(state_file)]
+    app = web.Application(middlewares=[*autosave, site_middleware])
     app[STATE_KEY] = state if state is not None else SimulatorState.demo()
     app.cleanup_ctx.append(_callback_emitter)
+    if state_file is not None:
+
+        async def save_on_stop(app: web.Application) -> None:
+            app[STATE_KEY].save(state_file)
+
+        app.on_cleanup.append(save_on_stop)
 
     app.router.add_routes(ADMIN_ROUTES)
     app.router.add_routes(HOSTED_ROUTES)  # the simulated ticket screen (pods)
     app.router.add_routes(SITE_ROUTES)
     app.router.add_route("*", API_ROUTE, api_entry(ApiRouter(SERVICE_ROUTES + SYSTEM_ROUTES)))
     return app
+
+
+_READ_ONLY = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _autosave(state_file: Path):
+    @web.middleware
+    async def autosave(request: web.Request, handler) -> web.StreamResponse:
+        response = await handler(request)
+        if request.method not in _READ_ONLY and response.status < 400:
+            request.app[STATE_KEY].save(state_file)
+        return response
+
+    return autosave
 
 
 async def _callback_emitter(app: web.Application) -> AsyncIterator[None]:

@@ -7,6 +7,9 @@ Every API request carries the integration's `clientId` header, and then one of:
   hash the Hosted API gave a pod;
 - the Hosted API's cookies `companyName`, `memberId`, `memberHash` and `memberContext`: a
   member too. The memberContext must travel with the hash: a missing or wrong one is refused.
+
+A site may refuse member hashes over Basic (`state.member_hash_over_basic = False`), as real
+sites that insist on the cookies do.
 """
 
 from __future__ import annotations
@@ -51,6 +54,8 @@ def _basic_caller(header: str, state: SimulatorState) -> str | None:
     if username == state.public_key and _same(secret, state.private_key):
         return state.api_member_id
     member = state.member(username)
+    if not state.member_hash_over_basic:
+        return None
     if member and member.member_hash and _same(secret, member.member_hash):
         return member.identifier
     return None

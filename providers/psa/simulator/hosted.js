@@ -61,7 +61,11 @@
       item.className = `note ${note.kind.toLowerCase()}`;
       const head = document.createElement("div");
       head.className = "note-head";
-      head.textContent = `${note.kind} · ${note.created_by || ""}`;
+      // ConnectWise shows who the note is by (its member); the API member entered it.
+      const by = note.member && note.member !== note.created_by
+        ? `${note.member} (entered by ${note.created_by})`
+        : note.member || note.created_by || "";
+      head.textContent = `${note.kind} · ${by}`;
       const bodyText = document.createElement("pre");
       bodyText.textContent = note.text;
       item.append(head, bodyText);

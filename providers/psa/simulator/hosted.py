@@ -1,6 +1,8 @@
 """A simulated ConnectWise Service Ticket screen that hosts a pod.
 
-`GET /_sim/ticket/{id}?pod=<pod url>&member=jsmith` shows the ticket and frames the pod,
+`GET /_sim/tickets` lists the tickets, each linked to its screen (`?pod=` and `?member=`
+are passed on). `GET /_sim/ticket/{id}?pod=<pod url>&member=jsmith` shows the ticket and
+frames the pod,
 playing the parent side of the Hosted API postMessage protocol in `hosted.js`: it answers
 `ready` with a MessageFrameID, answers getMemberAuthentication with the member's id and
 memberHash, sends onLoad (and beforeSave on Save), and reloads the ticket on refreshScreen.
@@ -17,7 +19,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from aiohttp import web
 
@@ -104,7 +106,33 @@ async def asset(request: web.Request) -> web.StreamResponse:
     )
 
 
+async def ticket_list(request: web.Request) -> web.Response:
+    """Every ticket, each linked to its screen with the pod (the registered one, or the
+    `pod` URL this page was given)."""
+    state = state_of(request)
+    query = {k: v for k, v in request.query.items() if k in ("pod", "member") and v}
+    rows = "\n".join(_ticket_row(ticket, query) for _, ticket in sorted(state.tickets.items()))
+    pod = query.get("pod") or _registered_pod_url(state)
+    hint = (
+        f"Each ticket opens with the pod {html.escape(pod)}."
+        if pod
+        else html.escape(_no_pod_message(state))
+    )
+    return web.Response(
+        text=_list_page(rows, hint),
+        content_type="text/html",
+        headers={
+            "Content-Security-Policy": (
+                "default-src 'none'; style-src 'self'; base-uri 'none'; form-action 'none'; "
+                "frame-ancestors 'none'"
+            ),
+            "Cache-Control": "no-store",
+        },
+    )
+
+
 HOSTED_ROUTES = [
+    web.get("/_sim/tickets", ticket_list),
     web.get(r"/_sim/ticket/{id:\d+}", ticket_screen),
     web.get(r"/_sim/ticket/{id:\d+}/screen-data", screen_data),
     web.get("/_sim/static/{name}", asset),
@@ -177,6 +205,8 @@ def _note_view(note: dict[str, Any]) -> dict[str, Any]:
         "id": note.get("id"),
         "kind": kind,
         "text": note.get("text"),
+        "member": (note.get("member") or {}).get("name")
+        or (note.get("member") or {}).get("identifier"),
         "created_by": note.get("createdBy"),
         "date": note.get("dateCreated"),
     }
@@ -195,6 +225,7 @@ def _page(ticket: dict[str, Any], member: str, pod_url: str) -> str:
 <body data-ticket-id="{ticket["id"]}" data-member="{e(member)}" data-pod-url="{e(pod_url)}"
       data-screen="{SCREEN}">
   <header class="nav">ConnectWise PSA <span class="sim">simulated</span>
+    <a class="all" href="/_sim/tickets">All tickets</a>
     <span class="who">Signed in as {e(member)}</span></header>
   <main class="screen">
     <section class="ticket" aria-labelledby="sim-summary">
@@ -225,6 +256,46 @@ def _page(ticket: dict[str, Any], member: str, pod_url: str) -> str:
       <summary>Hosted API messages</summary>
       <ol id="protocol-log"></ol>
     </details>
+  </main>
+</body>
+</html>
+"""
+
+
+def _ticket_row(ticket: dict[str, Any], query: dict[str, str]) -> str:
+    e = html.escape
+    view = _ticket_view(ticket)
+    link = f"/_sim/ticket/{ticket['id']}" + (f"?{urlencode(query)}" if query else "")
+    return (
+        f'<tr><td><a href="{e(link)}">#{ticket["id"]}</a></td>'
+        f"<td>{e(str(view['summary'] or ''))}</td><td>{e(str(view['company'] or ''))}</td>"
+        f"<td>{e(str(view['board'] or ''))}</td><td>{e(str(view['status'] or ''))}</td>"
+        f"<td>{'closed' if view['closed'] else ''}</td></tr>"
+    )
+
+
+def _list_page(rows: str, hint: str) -> str:
+    return f"""<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>Service tickets · ConnectWise (simulated)</title>
+  <link rel="stylesheet" href="/_sim/static/hosted.css">
+</head>
+<body>
+  <header class="nav">ConnectWise PSA <span class="sim">simulated</span></header>
+  <main class="screen">
+    <section class="tickets" aria-labelledby="tickets-title">
+      <h1 id="tickets-title">Service tickets</h1>
+      <p class="refreshed">{hint}</p>
+      <table>
+        <thead><tr><th>Ticket</th><th>Summary</th><th>Company</th><th>Board</th>
+          <th>Status</th><th></th></tr></thead>
+        <tbody>
+{rows}
+        </tbody>
+      </table>
+    </section>
   </main>
 </body>
 </html>

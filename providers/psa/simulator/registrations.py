@@ -83,10 +83,12 @@ class Registrations:
                     "This hosted API setup already exists.",
                 )
         # ConnectWise answers the whole record, with defaults for what the body left out.
+        # The clientId is kept as sent (none when absent), so a test sees whether the
+        # integration named itself.
         setup = {
             "origin": None,
             "podHeight": None,
-            "clientId": self.client_id,
+            "clientId": None,
             "disabledFlag": False,
             "locationsEnabledFlag": False,
             **copy.deepcopy(body),

@@ -52,6 +52,9 @@ class SimulatorState(TicketOperations, Registrations):
     site_url: str | None = None
     # Answer companyinfo as ConnectWise Cloud does (a versioned codebase, IsCloud true).
     cloud: bool = False
+    # Whether a member's hash is accepted over Basic `company+member:hash`; a site that
+    # insists on the Hosted API's cookies (with memberContext) refuses it.
+    member_hash_over_basic: bool = True
     companies: dict[int, dict[str, Any]] = field(default_factory=dict)
     contacts: dict[int, dict[str, Any]] = field(default_factory=dict)
     boards: dict[int, SimBoard] = field(default_factory=dict)

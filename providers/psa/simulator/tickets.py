@@ -16,6 +16,7 @@ from providers.psa.simulator.records import (
     HUMAN_MEMBER,
     SimBoard,
     SimError,
+    SimMember,
     SimStatus,
     invalid_object,
     now,
@@ -164,7 +165,7 @@ class TicketOperations:
                 "At least one of Discussion, Internal or Resolution must be selected",
             )
         stamp = now()
-        member = self.member(actor)
+        member = self._note_member(body.get("member"), actor)
         note = {
             "id": self.new_id(),
             "ticketId": ticket_id,
@@ -187,6 +188,25 @@ class TicketOperations:
         return note
 
     # --- internals ---------------------------------------------------------------------------
+
+    def _note_member(self, reference: Any, actor: str) -> SimMember | None:
+        """Who a note is by: the body's `member` reference (by identifier or id) when given,
+        else the caller. `createdBy` stays the caller: only the member can be set."""
+        if reference is None:
+            return self.member(actor)
+        wanted = reference if isinstance(reference, dict) else {}
+        member = next(
+            (
+                m
+                for m in self.members.values()
+                if m.identifier.lower() == str(wanted.get("identifier", "")).lower()
+                or m.id == wanted.get("id")
+            ),
+            None,
+        )
+        if member is None:
+            raise invalid_object("serviceNote", "InvalidValue", "member", "Member not found.")
+        return member
 
     def _apply_op(self, ticket: dict[str, Any], op: Any) -> None:
         if not isinstance(op, dict) or op.get("op") not in ("replace", "add"):
