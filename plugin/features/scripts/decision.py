@@ -20,13 +20,13 @@ from plugin.features.scripts.extraction import ExtractionResult, extract_templat
 from plugin.features.scripts.service import (
     draft_from_extraction,
     get_template,
-    guess_language,
     store_generation,
 )
 from plugin.kernel.ai_sessions import bump_state_version, get_ai_session, require_active
 from plugin.kernel.db import Database, utcnow
 from plugin.kernel.errors import BadRequest, Conflict
 from plugin.kernel.http import Principal
+from plugin.kernel.script_lint import guess_language
 from plugin.kernel.states import FixDecision, FixStatus
 from providers.llm import LLMProvider
 

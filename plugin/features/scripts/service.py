@@ -171,19 +171,6 @@ def draft_from_extraction(
     )
 
 
-_BASH = re.compile(r"^#!.*\b(ba)?sh\b|\b(sudo|systemctl|apt-get|journalctl|grep|chmod)\b", re.M)
-_CMD = re.compile(r"^\s*(@echo off|rem\s|set\s+\w+=|goto\s|if errorlevel)", re.I | re.M)
-
-
-def guess_language(script: str) -> str:
-    """The fix's script language, for a drafted template (MSP scripts are mostly PowerShell)."""
-    if _CMD.search(script):
-        return "cmd"
-    if _BASH.search(script) and not re.search(r"\b[A-Z][a-z]+-[A-Z][A-Za-z]+\b", script):
-        return "bash"
-    return "powershell"
-
-
 async def import_templates(
     tx: AsyncSession, account_id: int, items: list[dict[str, Any]], *, origin: str
 ) -> dict[str, int]:
