@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from plugin.kernel.db import Base, JSONType, UTCDateTime, utcnow
+from plugin.kernel.db import Base, JSONType, NullableJSON, UTCDateTime, utcnow
 from plugin.kernel.states import DraftStatus, ScriptLanguage, TemplateOrigin, values
 
 
@@ -28,6 +28,9 @@ class ScriptTemplate(Base):
     body: Mapped[str] = mapped_column(Text)
     parameters_schema: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
     origin: Mapped[str] = mapped_column(String(16), default=TemplateOrigin.CUSTOM)
+    # The admin's (or the library file's) acceptance of the body's high-severity lint
+    # findings: {"by", "at", "findings": [...]}; None when it has none.
+    findings_acknowledgement: Mapped[dict[str, Any] | None] = mapped_column(NullableJSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
