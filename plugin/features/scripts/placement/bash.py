@@ -113,6 +113,8 @@ def _problem(
     node = exact_node(root, start, end)
     expected = ("raw_string",) if occ.textual else ("number", "word")
     if node is None or node.type not in expected:
+        if _in_let_expression(root, start, end):
+            return ARITHMETIC if occ.textual else None
         return _why_not_a_literal(root, start)
     if any(_backquoted(ancestor) for ancestor in ancestors(node)):
         return BACKQUOTED
@@ -139,6 +141,15 @@ def _problem(
         placement.guard(occ.name, Guard.NO_LEADING_DASH)
         return None
     return _expression_problem(node, occ)
+
+
+def _in_let_expression(root: Node, start: int, end: int) -> bool:
+    """Inside one of `let`'s arguments (`let n={{v}}+1`), which are arithmetic."""
+    word = root.descendant_for_byte_range(start, end)
+    if word is None or word.type != "word" or word.parent is None:
+        return False
+    command = word.parent
+    return command.type == "command" and _literal_word(command.child_by_field_name("name")) == "let"
 
 
 def _why_not_a_literal(root: Node, start: int) -> str:
