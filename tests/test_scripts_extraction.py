@@ -329,7 +329,7 @@ def test_fallback_result_is_the_script_without_parameters() -> None:
     ("language", "body", "script", "values"),
     [
         ("powershell", "A {{x}} B {{x}} {{n}} {{f}}", "A 'o''k' B 'o''k' -3 $false", {"x": "o'k"}),
-        ("bash", "A {{x}} B {{n}} {{f}}", "A 'it'\\''s' B -3 false", {"x": "it's"}),
+        ("bash", "A -- {{x}} B {{n}} {{f}}", "A -- 'it'\\''s' B -3 false", {"x": "it's"}),
         ("cmd", "A {{x}} B {{n}} {{f}}", 'A "50%%" B -3 0', {"x": "50%"}),
     ],
 )

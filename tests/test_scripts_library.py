@@ -13,6 +13,7 @@ import pytest
 
 from plugin.features.scripts.parameters import parse_schema
 from plugin.features.scripts.render import render_script, validate_template
+from plugin.features.scripts.service import high_findings
 from plugin.kernel.redaction import REDACTED, redact_text
 
 LIBRARY: list[dict[str, Any]] = json.loads(
@@ -187,7 +188,8 @@ def test_the_fixes_use_the_right_commands() -> None:
 
 @pytest.mark.parametrize("template", LIBRARY, ids=lambda t: t["slug"])
 def test_each_template_is_valid_and_renders_its_example(template) -> None:
-    assert set(template) == {
+    # `acknowledged_findings` is optional: the reviewed high-severity lint findings.
+    assert set(template) - {"acknowledged_findings"} == {
         "slug",
         "version",
         "name",
@@ -255,3 +257,28 @@ def test_the_bash_template_is_valid_bash() -> None:
     rendered = render_script(template["body"], "bash", schema, template["example_values"])
     subprocess.run(["bash", "-n", "-c", rendered], check=True, capture_output=True)
     assert "service_name='nginx'\nlog_lines=50\n" in rendered
+
+
+@pytest.mark.parametrize("template", LIBRARY, ids=lambda t: t["slug"])
+def test_each_high_finding_of_the_library_was_reviewed_once(template) -> None:
+    """Loading the library needs nobody: its file lists the findings its reviewer accepted,
+    and nothing else (a stale acknowledgement would hide a new finding's review)."""
+    high = {f.rule for f in high_findings(template["body"])}
+    assert high == set(template.get("acknowledged_findings", []))
+
+
+def test_service_account_and_host_parameters_are_names() -> None:
+    names = {
+        (template["slug"], spec["name"])
+        for template in LIBRARY
+        for spec in template["parameters_schema"]
+        if spec["type"] == "name"
+    }
+    assert names == {
+        ("entra-connect-delta-sync", "sync_server"),
+        ("unlock-ad-account", "user_name"),
+        ("restart-remote-service", "computer_name"),
+        ("restart-remote-service", "service_name"),
+        ("reset-ad-password", "user_name"),
+        ("restart-linux-service", "service_name"),
+    }

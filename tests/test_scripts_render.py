@@ -16,12 +16,16 @@ from plugin.features.scripts.parameters import (
     placeholders,
     validate_parameters,
 )
+from plugin.features.scripts.placement import check_placement
 from plugin.features.scripts.render import (
     quote_value,
     render_script,
-    unsafe_placeholders,
     validate_template,
 )
+
+
+def unsafe_placeholders(body: str, language: str) -> dict[str, str]:
+    return check_placement(body, language).problems
 
 
 def spec(name: str, type_: str = "string", **fields) -> ParameterSpec:
@@ -197,7 +201,7 @@ EXPECTED = {
         "'`whoami`'",
         "'a & del C:\\*'",
         "'%PATH%'",
-        "'\u2019\u2019; calc; \u2018\u2018'",
+        "$('' + [char]0x2019 + '; calc; ' + [char]0x2018)",
     ],
     "bash": [
         "'x'\\''; Remove-Item -Recurse C:\\ #'",
@@ -226,9 +230,10 @@ def test_injection_values_render_as_single_inert_literals(language) -> None:
         assert rendered == f"Write {expected} end"
 
 
-def test_powershell_doubles_every_single_quote_variant() -> None:
+def test_powershell_writes_values_in_ascii_with_each_quote_doubled() -> None:
     assert quote_value("a'b\u2018c\u2019d\u201ae\u201bf", "string", "powershell") == (
-        "'a''b\u2018\u2018c\u2019\u2019d\u201a\u201ae\u201b\u201bf'"
+        "$('a''b' + [char]0x2018 + 'c' + [char]0x2019 + 'd' + [char]0x201A + 'e'"
+        " + [char]0x201B + 'f')"
     )
     # Double quotes and $ are inert inside single quotes: left as they are.
     assert quote_value('say "$env:X"', "string", "powershell") == "'say \"$env:X\"'"
@@ -326,24 +331,24 @@ def test_render_script_refuses_undeclared_placeholders() -> None:
         ("powershell", "Get-X # {{a}}\n{{b}}", {"a": "comment"}),
         ("powershell", "<# {{a}}\n #> {{b}}", {"a": "comment"}),
         ("powershell", "Write-Host `{{a}}", {"a": "escape"}),
-        ("powershell", "${{a}} @{{b}}", {"a": "quoted string", "b": "follow $"}),
-        ("powershell", "${ {{a}} }", {"a": "quoted string"}),
-        ("powershell", "cmdkey --% /delete:{{a}}\n{{b}}", {"a": "quoted string"}),
+        ("powershell", "${{a}} @{{b}}", {"a": "follow $", "b": "follow $"}),
+        ("powershell", "${ {{a}} }", {"a": "variable name"}),
+        ("powershell", "cmdkey --% /delete:{{a}}\n{{b}}", {"a": "--%"}),
         # bash: quotes, ANSI-C strings, backticks, ${...}, heredocs, comments, escapes.
         ("bash", 'echo "{{a}}"', {"a": "quoted string"}),
         ("bash", "echo '{{a}}'", {"a": "quoted string"}),
         ("bash", "echo $'{{a}}'", {"a": "quoted string"}),
-        ("bash", "echo `ls {{a}}`", {"a": "quoted string"}),
-        ("bash", "echo ${x:-{{a}}}", {"a": "quoted string"}),
+        ("bash", "echo `ls {{a}}`", {"a": "backquote"}),
+        ("bash", "echo ${x:-{{a}}}", {"a": "${...}"}),
         ("bash", "cat <<EOF\n{{a}}\nEOF\necho {{b}}", {"a": "quoted string"}),
         ("bash", "cat <<-'END'\n\t{{a}}\n\tEND\necho {{b}}", {"a": "quoted string"}),
         ("bash", "echo ok # {{a}}\necho {{b}}", {"a": "comment"}),
         ("bash", "echo \\{{a}}", {"a": "escape"}),
-        ("bash", "echo ${{a}}", {"a": "quoted string"}),
+        ("bash", "echo ${{a}}", {"a": "follow $"}),
         # cmd: quotes, carets, %/! glue, comments, lines parsed twice, delayed expansion.
         ("cmd", 'echo "{{a}}"', {"a": "quoted string"}),
         ("cmd", "echo ^{{a}}", {"a": "escape"}),
-        ("cmd", "echo %{{a}}% !{{b}}!", {"a": "follow $", "b": "follow $"}),
+        ("cmd", "echo %{{a}}% !{{b}}!", {"a": "follow %", "b": "follow %"}),
         (
             "cmd",
             "rem {{a}}\n:: {{b}}\n@REM {{c}}",
@@ -352,7 +357,7 @@ def test_render_script_refuses_undeclared_placeholders() -> None:
         (
             "cmd",
             "call :sub {{a}}\nfor /f %%i in ('type {{b}}') do echo %%i",
-            {"a": "twice", "b": "twice"},
+            {"a": "second time", "b": "FOR statement"},
         ),
         ("cmd", "setlocal EnableDelayedExpansion\necho {{a}}", {"body": "delayed expansion"}),
     ],

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from plugin.kernel.script_lint import Finding
 from plugin.kernel.states import FixDecision, FixStatus, values
 
 # What the engineer (or the assistant's marker) may report about an applied fix.
@@ -35,6 +36,12 @@ class FixOut(BaseModel):
     state_version: int | None = Field(
         None, description="The session's state_version after this write (on writes only)"
     )
+    findings: list[Finding] = Field(
+        default_factory=list,
+        description="Dangerous operations in the script this fix would run (the edited script "
+        "if there is one, else the AI-drafted one), from the lint; show high ones before "
+        "Copy/Run",
+    )
 
 
 class FixList(BaseModel):
@@ -57,10 +64,24 @@ class DecisionIn(BaseModel):
     edited_script: str | None = Field(None, max_length=100_000)
 
 
+class ScriptDownload(BaseModel):
+    """A script as a file to save: PowerShell as UTF-8 with a BOM and CRLF line endings
+    (Windows PowerShell 5.1 reads a file without a BOM in the ANSI code page), cmd with CRLF
+    and no BOM (cmd would read the BOM as text), bash as it is."""
+
+    filename: str
+    media_type: str
+    content: str
+
+
 class DecisionOut(BaseModel):
     decision: str
     fix: FixOut
     rendered_script: str | None = None
+    findings: list[Finding] = Field(
+        default_factory=list, description="Dangerous operations in rendered_script (the lint)"
+    )
+    download: ScriptDownload | None = None
     draft_template_id: int | None = None
     generation_id: int | None = None
     redirect_path: str | None = None

@@ -20,6 +20,7 @@ from plugin.features.fixes.transitions import (
 )
 from plugin.kernel.db import utcnow
 from plugin.kernel.errors import ApiError, Conflict
+from plugin.kernel.script_lint import lint_script
 from plugin.kernel.tenancy import get_owned
 
 log = structlog.get_logger("fixpilot.fixes")
@@ -46,6 +47,9 @@ def fix_out(fix: SuggestedFix, state_version: int | None = None) -> FixOut:
         superseded_at=fix.superseded_at,
         created_at=fix.created_at,
         state_version=state_version,
+        # Every script an engineer can run carries the lint's findings, an AI-drafted one
+        # above all: the model wrote it after reading customer-written ticket text.
+        findings=lint_script(fix.edited_script or fix.ai_drafted_script),
     )
 
 

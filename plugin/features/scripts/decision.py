@@ -16,17 +16,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from plugin.features.fixes.models import SuggestedFix
 from plugin.features.fixes.schemas import DecisionOut
 from plugin.features.fixes.service import fix_out, get_fix, transition
+from plugin.features.scripts.download import script_download
 from plugin.features.scripts.extraction import ExtractionResult, extract_template
 from plugin.features.scripts.service import (
     draft_from_extraction,
     get_template,
-    guess_language,
     store_generation,
 )
 from plugin.kernel.ai_sessions import bump_state_version, get_ai_session, require_active
 from plugin.kernel.db import Database, utcnow
 from plugin.kernel.errors import BadRequest, Conflict
 from plugin.kernel.http import Principal
+from plugin.kernel.script_lint import guess_language, lint_script
 from plugin.kernel.states import FixDecision, FixStatus
 from providers.llm import LLMProvider
 
@@ -69,9 +70,25 @@ async def decide_fix(database: Database, llm: LLMProvider, ask: DecisionRequest)
         fix.edited_script = ask.edited or fix.edited_script
         await tx.flush()
         version = await bump_state_version(tx, ask.ai_session_id)
+        language = out.pop("language", None)
         return DecisionOut(
-            decision=ask.decision, fix=fix_out(fix, version), state_version=version, **out
+            decision=ask.decision,
+            fix=fix_out(fix, version),
+            state_version=version,
+            **out,
+            **_runnable(out.get("rendered_script"), language, fix),
         )
+
+
+def _runnable(script: str | None, language: str | None, fix: SuggestedFix) -> dict[str, Any]:
+    """The lint's findings on the script to run, and the script as a file to save."""
+    if not script:
+        return {}
+    language = language or guess_language(script)
+    return {
+        "findings": lint_script(script, language),
+        "download": script_download(script, language, f"fix-{fix.id}-{fix.title}"),
+    }
 
 
 async def _live_fix(
@@ -110,7 +127,11 @@ async def _carry_out(
             suggested_fix_id=fix.id,
             actor=ask.principal.actor,
         )
-        return {"rendered_script": rendered, "generation_id": generation.id}
+        return {
+            "rendered_script": rendered,
+            "generation_id": generation.id,
+            "language": template.language,
+        }
     return {"rendered_script": script}
 
 

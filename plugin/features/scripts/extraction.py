@@ -32,7 +32,7 @@ from plugin.features.scripts.parameters import (
     placeholders,
     validate_parameters,
 )
-from plugin.features.scripts.render import PS_SINGLE_QUOTES, render_script, validate_template
+from plugin.features.scripts.render import render_script, validate_template
 from plugin.kernel.redaction import SECRET_NAME, redact_text
 from providers.llm.base import LLMError, LLMProvider, LLMRequest
 
@@ -77,7 +77,9 @@ Rules:
 5. "original_value" is the value itself, without its quotes and unescaped (O'Brien, not
    'O''Brien'). For an integer give a JSON number, for a boolean true or false.
 6. "type" is "string" unless the value is clearly an integer or a boolean written as in rule
-   3; use "choice" with a "choices" list only when the script makes the allowed values obvious.
+   3; use "name" for the name of one service, account or host (a name admits no wildcard and
+   no leading - or /); use "choice" with a "choices" list only when the script makes the
+   allowed values obvious. A "name" parameter that is not required needs a default.
 7. Mark "sensitive": true for anything that looks like a secret: a password, a key, a token, a
    connection string with credentials. A sensitive parameter has "default": null.
 8. Secrets in the script have already been replaced by [REDACTED]. Where [REDACTED] is a whole
@@ -223,9 +225,8 @@ def _where(rendered: str, script: str) -> str:
 
 # --- reading values back from a script -----------------------------------------------------
 
-_PS_STRING = "'(?:[^{q}]|{pairs})*'".format(
-    q=PS_SINGLE_QUOTES, pairs="|".join(ch * 2 for ch in PS_SINGLE_QUOTES)
-)
+# The renderer writes PowerShell strings in ASCII, with `'` doubled.
+_PS_STRING = r"'(?:[^']|'')*'"
 _LITERALS: dict[str, dict[str, str]] = {
     "powershell": {"string": _PS_STRING, "integer": r"-?[0-9]+", "boolean": r"\$(?:true|false)"},
     "bash": {"string": r"'[^']*'(?:\\''[^']*')*", "integer": r"-?[0-9]+", "boolean": "true|false"},
@@ -240,7 +241,7 @@ def _unquote(literal: str, type_: ParameterType, language: str) -> Any:
         return literal.lower() in ("$true", "true", "1")
     inner = literal[1:-1]
     if language == "powershell":
-        return re.sub(f"([{PS_SINGLE_QUOTES}])\\1", r"\1", inner)
+        return inner.replace("''", "'")
     if language == "bash":
         return inner.replace("'\\''", "'")
     return inner.replace("%%", "%")
@@ -257,7 +258,7 @@ def match_template(
     for match in PLACEHOLDER.finditer(body):
         pattern.append(re.escape(body[position : match.start()]))
         name = match.group(1)
-        literal_type = "string" if types[name] == "choice" else types[name]
+        literal_type = "string" if types[name] in ("choice", "name") else types[name]
         if name in seen:
             pattern.append(f"(?P={name})")
         else:

@@ -15,7 +15,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from plugin.kernel.db import Base, JSONType, UTCDateTime, utcnow
+from plugin.kernel.db import Base, JSONType, NullableJSON, UTCDateTime, utcnow
 from plugin.kernel.states import DraftStatus, ScriptLanguage, TemplateOrigin, values
 
 
@@ -42,6 +42,9 @@ class ScriptTemplate(Base):
     library_version: Mapped[int | None] = mapped_column(Integer)
     # When an admin last changed it: a shipped template an admin edited keeps their version.
     edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The admin's (or the library file's) acceptance of the body's high-severity lint
+    # findings: {"by", "at", "findings": [...]}; None when it has none.
+    findings_acknowledgement: Mapped[dict[str, Any] | None] = mapped_column(NullableJSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

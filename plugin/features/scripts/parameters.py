@@ -5,8 +5,13 @@ schema declares each one; values supplied for a generation are checked against i
 `render.py` turns the checked values into quoted literals.
 
 Value rules (one place, so the API, the pod and the renderer agree):
-- string: a str of at most 4096 characters, with no control characters and no line or
-  paragraph separators (a value must stay on one line whatever the language).
+- string: a str of at most 4096 characters, with no control characters, no line or
+  paragraph separators (a value must stay on one line whatever the language), and no
+  invisible or bidirectional formatting characters (U+200B, U+202E, U+FEFF...: they would
+  make what the engineer reads differ from what runs).
+- name: a service, account or host name: a string of at most 256 characters that is not
+  blank, has no surrounding spaces, no wildcard (`* ? [ ] %`: `*` as a service name would
+  restart every service) and does not start with `-` or `/` (an option to a program).
 - integer: an int (not a bool) or a decimal string such as "42" or "-3" (form fields send
   text); it must fit in a signed 64-bit integer. Floats are refused.
 - boolean: True/False, or the strings "true"/"false" (any case).
@@ -14,7 +19,7 @@ Value rules (one place, so the API, the pod and the renderer agree):
 - A value of None, or "" for a non-string type, counts as not given. A required parameter
   that is not given (or given as "") is an error unless it has a default.
 - An optional parameter that is not given takes its default; without a default an optional
-  string becomes "" and an optional boolean false. An optional integer or choice must
+  string becomes "" and an optional boolean false. An optional integer, choice or name must
   declare a default (there is no neutral value to render), which the schema enforces.
 
 Error messages never repeat the offending value: it may be a password.
@@ -33,10 +38,14 @@ from plugin.kernel.states import ScriptLanguage, values
 
 Language = Literal["powershell", "bash", "cmd"]
 LANGUAGES: tuple[str, ...] = values(ScriptLanguage)
-ParameterType = Literal["string", "integer", "boolean", "choice"]
+ParameterType = Literal["string", "integer", "boolean", "choice", "name"]
+# Types whose values render as quoted text.
+TEXT_TYPES = ("string", "choice", "name")
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
 MAX_STRING_LENGTH = 4096
+MAX_NAME_LENGTH = 256
+NAME_WILDCARDS = "*?[]%"
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _DECIMAL = re.compile(r"-?[0-9]+")
 
@@ -58,19 +67,45 @@ def _unsafe_characters(text: str) -> bool:
     return any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") for ch in text)
 
 
+def _invisible_characters(text: str) -> bool:
+    # Cf: zero-width spaces and joiners, bidi embeddings, overrides and isolates, the BOM,
+    # soft hyphens; Cs: lone surrogates; Co: private use; Cn: unassigned.
+    return any(unicodedata.category(ch) in ("Cf", "Cs", "Co", "Cn") for ch in text)
+
+
 def _check_text(value: str) -> None:
     if len(value) > MAX_STRING_LENGTH:
         raise ValueError(f"must be at most {MAX_STRING_LENGTH} characters")
     if _unsafe_characters(value):
         raise ValueError("must not contain line breaks or control characters")
+    if _invisible_characters(value):
+        raise ValueError(
+            "must not contain invisible or bidirectional formatting characters "
+            "(they would hide what the script really does)"
+        )
+
+
+def _check_name(value: str) -> None:
+    _check_text(value)
+    if len(value) > MAX_NAME_LENGTH:
+        raise ValueError(f"must be at most {MAX_NAME_LENGTH} characters")
+    if not value.strip() or value != value.strip():
+        raise ValueError("must be a name without surrounding spaces")
+    if any(ch in NAME_WILDCARDS for ch in value):
+        raise ValueError(
+            "must be one name, without wildcards (* ? [ ] %): a wildcard would act on "
+            "every matching service, account or host"
+        )
+    if value.startswith(("-", "/")):
+        raise ValueError("must not start with - or / (a program would read it as an option)")
 
 
 def _coerce(type_: ParameterType, choices: list[str] | None, value: Any) -> Any:
     """The value in its canonical Python type, or ValueError with a message naming no value."""
-    if type_ == "string":
+    if type_ in ("string", "name"):
         if not isinstance(value, str):
             raise ValueError("must be text")
-        _check_text(value)
+        (_check_name if type_ == "name" else _check_text)(value)
         return value
     if type_ == "integer":
         if isinstance(value, bool) or not isinstance(value, int | str):
@@ -123,7 +158,7 @@ class ParameterSpec(BaseModel):
             raise ValueError("choices only apply to a parameter of type choice")
         else:
             self.choices = None
-        if self.default is not None and self.sensitive and self.type == "string":
+        if self.default is not None and self.sensitive and self.type in ("string", "name"):
             # A default would be a secret at rest, shown to every engineer who reads it.
             raise ValueError("a sensitive parameter cannot have a default")
         if self.default is not None:
@@ -131,7 +166,7 @@ class ParameterSpec(BaseModel):
                 self.default = _coerce(self.type, self.choices, self.default)
             except ValueError as exc:
                 raise ValueError(f"default {exc}") from None
-        elif not self.required and self.type in ("integer", "choice"):
+        elif not self.required and self.type in ("integer", "choice", "name"):
             raise ValueError(f"an optional {self.type} parameter needs a default")
         return self
 

@@ -1,10 +1,11 @@
-"""Render a template: each value becomes one inert quoted literal of the script's language.
+"""Render a template: each value becomes one inert literal of the script's language.
 
 Quoting, per language:
-- powershell: strings and choices in single quotes, every single-quote character doubled.
-  PowerShell treats the typographic quotes ‘ ’ ‚ ‛ as single quotes too, so those are
-  doubled as well (doubling a quote character yields that character). Nothing else is special
-  inside single quotes. Integers are bare digits; booleans `$true` / `$false`.
+- powershell: strings, names and choices in single quotes, every `'` doubled. A value with
+  a non-ASCII character is written in ASCII only, as `$('PE' + [char]0x00D1 + 'A')`: Windows
+  PowerShell 5.1 reads a script saved without a BOM in the ANSI code page, where a byte of a
+  UTF-8 character can become a quote (Ñ is C3 91, and 0x91 is ‘ in cp1252), so no byte of
+  a value may be above 0x7F. Integers are bare digits; booleans `$true` / `$false`.
 - bash: strings in single quotes, each `'` written as `'\\''`. Nothing is special inside single
   quotes. Integers bare; booleans `true` / `false` (the commands, so `if {{flag}}; then` works).
 - cmd (batch files): strings in double quotes, which make & | < > ( ) ^ literal. A value may not
@@ -15,14 +16,10 @@ Quoting, per language:
   which is cmd's default, and a template that turns delayed expansion on is refused. Integers
   bare; booleans `1` / `0` (for `if {{flag}}==1`).
 
-Quoting only keeps a value inert where the placeholder stands as code. `validate_template`
-therefore refuses placeholders inside quoted strings, here-strings, heredocs, comments and
-`${...}`, right after an escape character (which would escape the opening quote) or right
-after `$ @ % !`, and in cmd on lines whose text cmd parses twice (CALL, FOR /F).
-
-Known limits, for template authors: in bash, a string parameter must not be used where bash
-evaluates arithmetic (`[[ $x -eq 1 ]]`, `$(( ))`): use an integer parameter there. In cmd, a
-value inside a FOR loop body may have `%x` replaced by the loop variable.
+Quoting keeps a value inert only where a literal stands as data: `validate_template` checks
+where each placeholder stands with the language's parser (see `placement`), and the place may
+restrict the value further (no leading `-` in bash without `--`, no `"` for a native program
+in PowerShell).
 """
 
 from __future__ import annotations
@@ -39,7 +36,7 @@ from plugin.features.scripts.parameters import (
     check_template,
     validate_parameters,
 )
-from plugin.features.scripts.placement import PS_SINGLE_QUOTES, unsafe_placeholders
+from plugin.features.scripts.placement import Guard, Placement, check_placement
 from plugin.kernel.redaction import REDACTED
 
 
@@ -51,7 +48,7 @@ def quote_value(value: Any, type: ParameterType, language: Language, *, name: st
         return _BOOLEANS[language][bool(value)]
     text = str(value)
     if language == "powershell":
-        return "'" + "".join(ch * 2 if ch in PS_SINGLE_QUOTES else ch for ch in text) + "'"
+        return powershell_string(text)
     if language == "bash":
         return "'" + text.replace("'", "'\\''") + "'"
     if language == "cmd":
@@ -60,6 +57,29 @@ def quote_value(value: Any, type: ParameterType, language: Language, *, name: st
             raise ParameterErrors({name: problem})
         return '"' + text.replace("%", "%%") + '"'
     raise ValueError(f"unknown script language {language!r}")
+
+
+def powershell_string(text: str) -> str:
+    """`text` as a PowerShell expression of ASCII characters only."""
+    if text.isascii():
+        return "'" + text.replace("'", "''") + "'"
+    pieces: list[str] = []
+    run: list[str] = []
+    for ch in text:
+        if ch.isascii():
+            run.append(ch)
+            continue
+        if run or not pieces:  # a string first, so that + joins text rather than adds numbers
+            pieces.append("'" + "".join(run).replace("'", "''") + "'")
+            run = []
+        units = ch.encode("utf-16-le")
+        pieces.extend(
+            f"[char]0x{int.from_bytes(units[i : i + 2], 'little'):04X}"
+            for i in range(0, len(units), 2)
+        )
+    if run:
+        pieces.append("'" + "".join(run).replace("'", "''") + "'")
+    return "$(" + " + ".join(pieces) + ")"
 
 
 _BOOLEANS: dict[str, dict[bool, str]] = {
@@ -79,12 +99,29 @@ def _cmd_problem(text: str) -> str | None:
     return None
 
 
-def validate_template(body: str, language: Language, schema: list[ParameterSpec]) -> None:
+def guard_problem(value: Any, type_: ParameterType, guards: set[Guard]) -> str | None:
+    """Why a value may not stand where its placeholder stands, or None."""
+    text = str(value) if type_ != "boolean" else ""
+    if Guard.NO_LEADING_DASH in guards and text.startswith("-"):
+        return (
+            "must not start with - here: bash would read it as an option "
+            "(the template has no -- before it)"
+        )
+    if Guard.NATIVE_ARGUMENT in guards and ('"' in text or text.endswith("\\")):
+        return (
+            'must not contain " or end with a backslash here: Windows PowerShell passes it '
+            "to a program without escaping, which would split it into several arguments"
+        )
+    return None
+
+
+def validate_template(body: str, language: Language, schema: list[ParameterSpec]) -> Placement:
     """Everything that makes a template unrenderable or unsafe, as one ParameterErrors.
 
     Keys are parameter names (or "body" for a problem of the whole script): undeclared
     placeholders, repeated names, placeholders where a quoted literal would not stay inert,
-    and defaults or choices the language cannot quote.
+    and defaults or choices the language cannot quote or their place refuses. Returns where
+    the placeholders stand (the guards their values must pass).
     """
     if language not in LANGUAGES:
         raise ParameterErrors({"language": f"must be one of {', '.join(LANGUAGES)}"})
@@ -93,19 +130,24 @@ def validate_template(body: str, language: Language, schema: list[ParameterSpec]
         check_template(body, schema)
     except ParameterErrors as exc:
         errors.update(exc.errors)
-    for name, problem in unsafe_placeholders(body, language).items():
+    placement = check_placement(body, language, {spec.name: spec.type for spec in schema})
+    for name, problem in placement.problems.items():
         errors.setdefault(name, problem)
     for spec in schema:
         candidates = list(spec.choices or [])
         if spec.default is not None:
             candidates.append(spec.default)
         for candidate in candidates:
+            problem = guard_problem(candidate, spec.type, placement.guards.get(spec.name, set()))
             try:
                 quote_value(candidate, spec.type, language, name=spec.name)
             except ParameterErrors as exc:
-                errors.setdefault(spec.name, f"a default or choice {exc.errors[spec.name]}")
+                problem = exc.errors[spec.name]
+            if problem:
+                errors.setdefault(spec.name, f"a default or choice {problem}")
     if errors:
         raise ParameterErrors(errors)
+    return placement
 
 
 def render_script(
@@ -122,11 +164,16 @@ def render_script(
     `redact_sensitive`, sensitive parameters render as the quoted string '[REDACTED]' (after
     their real values were validated): the form that may be stored or shown.
     """
-    validate_template(body, language, schema)
+    placement = validate_template(body, language, schema)
     checked = validate_parameters(values, schema)
     literals: dict[str, str] = {}
     errors: dict[str, str] = {}
     for spec in schema:
+        guards = placement.guards.get(spec.name, set())
+        problem = guard_problem(checked[spec.name], spec.type, guards)
+        if problem:
+            errors[spec.name] = problem
+            continue
         try:
             if redact_sensitive and spec.sensitive:
                 literals[spec.name] = quote_value(REDACTED, "string", language, name=spec.name)

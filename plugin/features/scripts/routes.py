@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from plugin.features.fixes.schemas import DecisionIn, DecisionOut
 from plugin.features.scripts.decision import DecisionRequest, decide_fix
+from plugin.features.scripts.download import script_download
 from plugin.features.scripts.models import DraftTemplate, ScriptTemplate
 from plugin.features.scripts.schemas import (
     DraftTemplateList,
@@ -22,6 +23,7 @@ from plugin.features.scripts.schemas import (
     TemplateOut,
 )
 from plugin.features.scripts.service import (
+    acknowledgement,
     checked_schema,
     draft_out,
     ensure_unique_slug,
@@ -36,6 +38,7 @@ from plugin.kernel.db import utcnow
 from plugin.kernel.errors import Conflict
 from plugin.kernel.http import Req, RouteTable
 from plugin.kernel.pagination import fetch_page
+from plugin.kernel.script_lint import lint_script
 from plugin.kernel.states import DraftStatus, FixDecision, TemplateOrigin
 from plugin.kernel.tenancy import get_scoped
 
@@ -95,6 +98,7 @@ async def get_one_template(req: Req) -> TemplateOut:
 async def create_template(req: Req[TemplateIn, Any]) -> TemplateOut:
     body = req.body
     schema = checked_schema(body.body, body.language, body.parameters_schema)
+    acknowledged = acknowledgement(body.body, body.acknowledge_findings, req.principal.actor)
     slug = body.slug or slugify(body.name)
     async with req.database.write() as tx:
         await ensure_unique_slug(tx, req.account_id, slug)
@@ -108,6 +112,7 @@ async def create_template(req: Req[TemplateIn, Any]) -> TemplateOut:
             body=body.body,
             parameters_schema=[p.model_dump() for p in schema],
             origin=TemplateOrigin.CUSTOM,
+            findings_acknowledgement=acknowledged,
         )
         tx.add(template)
         await tx.flush()
@@ -125,6 +130,7 @@ async def create_template(req: Req[TemplateIn, Any]) -> TemplateOut:
 async def update_template(req: Req[TemplateIn, Any]) -> TemplateOut:
     body = req.body
     schema = checked_schema(body.body, body.language, body.parameters_schema)
+    acknowledged = acknowledgement(body.body, body.acknowledge_findings, req.principal.actor)
     async with req.database.write() as tx:
         template = await get_template(tx, req.account_id, req.path_int("template_id"))
         slug = body.slug or template.slug
@@ -137,6 +143,7 @@ async def update_template(req: Req[TemplateIn, Any]) -> TemplateOut:
         template.body = body.body
         template.parameters_schema = [p.model_dump() for p in schema]
         template.edited_at = utcnow()  # a shipped template keeps this version from now on
+        template.findings_acknowledgement = acknowledged
         await tx.flush()
         records = await track_records(tx, req.account_id, [template.id])
         return template_out(template, records.get(template.id))
@@ -168,7 +175,11 @@ async def generate(req: Req[GenerateIn, Any]) -> GenerateOut:
         if body.ai_session_id is not None:
             version = await bump_state_version(tx, body.ai_session_id)
         return GenerateOut(
-            generation_id=generation.id, rendered_script=rendered, state_version=version
+            generation_id=generation.id,
+            rendered_script=rendered,
+            findings=lint_script(rendered, template.language),
+            download=script_download(rendered, template.language, template.slug),
+            state_version=version,
         )
 
 
@@ -226,6 +237,9 @@ async def promote_draft(req: Req[PromoteIn, Any]) -> TemplateOut:
         if draft.status != DraftStatus.DRAFT:
             raise Conflict(f"The draft is already {draft.status}.", code="draft_not_open")
         schema = checked_schema(draft.templated_body, draft.language, draft.parameters_schema)
+        acknowledged = acknowledgement(
+            draft.templated_body, req.body.acknowledge_findings, req.principal.actor
+        )
         name = req.body.name or draft.name
         slug = slugify(name)
         await ensure_unique_slug(tx, req.account_id, slug)
@@ -239,6 +253,7 @@ async def promote_draft(req: Req[PromoteIn, Any]) -> TemplateOut:
             body=draft.templated_body,
             parameters_schema=[p.model_dump() for p in schema],
             origin=TemplateOrigin.PROMOTED,
+            findings_acknowledgement=acknowledged,
         )
         tx.add(template)
         await tx.flush()

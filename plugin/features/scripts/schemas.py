@@ -7,8 +7,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from plugin.features.fixes.schemas import ScriptDownload
 from plugin.features.scripts.parameters import ParameterSpec
 from plugin.kernel.http import RowId
+from plugin.kernel.script_lint import Finding
 
 LanguageName = Literal["powershell", "bash", "cmd"]
 
@@ -32,6 +34,19 @@ class TemplateIn(BaseModel):
     language: LanguageName
     body: str = Field(min_length=1, max_length=100_000)
     parameters_schema: list[dict[str, Any]] = Field(default_factory=list, max_length=50)
+    acknowledge_findings: bool = Field(
+        False,
+        description="The admin has read the lint's high-severity findings and publishes the "
+        "template anyway (recorded with their name); required when there are any",
+    )
+
+
+class FindingsAcknowledgement(BaseModel):
+    """Who accepted a template's high-severity findings, when, and which."""
+
+    by: str
+    at: datetime | None = None
+    findings: list[Finding]
 
 
 class TemplateOut(BaseModel):
@@ -45,6 +60,10 @@ class TemplateOut(BaseModel):
     parameters_schema: list[ParameterSpec]
     origin: str
     track_record: TrackRecord
+    findings: list[Finding] = Field(
+        default_factory=list, description="Dangerous operations in the body (the lint)"
+    )
+    findings_acknowledgement: FindingsAcknowledgement | None = None
     created_at: datetime
     updated_at: datetime
     library_version: int | None = Field(
@@ -71,6 +90,10 @@ class GenerateIn(BaseModel):
 class GenerateOut(BaseModel):
     generation_id: int
     rendered_script: str
+    findings: list[Finding] = Field(
+        default_factory=list, description="Dangerous operations in rendered_script (the lint)"
+    )
+    download: ScriptDownload
     state_version: int | None = None
 
 
@@ -88,6 +111,9 @@ class DraftTemplateOut(BaseModel):
     session_id: int | None
     suggested_fix_id: int | None
     promoted_template_id: int | None
+    findings: list[Finding] = Field(
+        default_factory=list, description="Dangerous operations in the source script (the lint)"
+    )
     created_at: datetime
 
 
@@ -99,6 +125,9 @@ class DraftTemplateList(BaseModel):
 class PromoteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    acknowledge_findings: bool = Field(
+        False, description="Required (true) when the draft has high-severity lint findings"
+    )
     name: str | None = Field(None, min_length=1, max_length=200)
     description: str = Field("", max_length=4000)
     keywords: list[str] = Field(default_factory=list, max_length=50)

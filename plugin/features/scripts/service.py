@@ -12,11 +12,17 @@ from plugin.features.scripts.extraction import ExtractionResult
 from plugin.features.scripts.models import DraftTemplate, ScriptGeneration, ScriptTemplate
 from plugin.features.scripts.parameters import ParameterErrors, ParameterSpec, parse_schema
 from plugin.features.scripts.render import render_script, validate_template
-from plugin.features.scripts.schemas import DraftTemplateOut, TemplateOut, TrackRecord
+from plugin.features.scripts.schemas import (
+    DraftTemplateOut,
+    FindingsAcknowledgement,
+    TemplateOut,
+    TrackRecord,
+)
 from plugin.features.scripts.track_record import empty_record
 from plugin.kernel.db import utcnow
 from plugin.kernel.errors import Conflict, Unprocessable
 from plugin.kernel.redaction import redact_sensitive, redact_text
+from plugin.kernel.script_lint import Finding, Severity, lint_script
 from plugin.kernel.states import DraftStatus
 from plugin.kernel.tenancy import get_scoped
 
@@ -43,7 +49,54 @@ def checked_schema(
     return schema
 
 
+LIBRARY_REVIEWER = "the shipped library (reviewed once)"
+
+
+def high_findings(body: str) -> list[Finding]:
+    return [f for f in lint_script(body) if f.severity == Severity.HIGH]
+
+
+def acknowledgement(body: str, acknowledged: bool, actor: str | None) -> dict[str, Any] | None:
+    """What to record of the admin's acceptance of the body's high-severity findings; 422
+    when there are some and the admin did not accept them (`acknowledge_findings: true`)."""
+    high = high_findings(body)
+    if not high:
+        return None
+    if not acknowledged:
+        raise Unprocessable(
+            f"The script has {len(high)} high-severity finding(s); read them and publish it "
+            "with acknowledge_findings: true if it must do this.",
+            code="unacknowledged_findings",
+            details={
+                "fields": {"acknowledge_findings": "must be true to publish these findings"},
+                "findings": [f.model_dump(mode="json") for f in high],
+            },
+        )
+    return {
+        "by": actor or "unknown",
+        "at": utcnow().isoformat(),
+        "findings": [f.model_dump(mode="json") for f in high],
+    }
+
+
+def library_acknowledgement(body: str, acknowledged_rules: list[str], where: str) -> dict | None:
+    """A library template's acknowledgement: every high finding's rule must be listed in
+    its `acknowledged_findings` (the review done once, when it was added to the file)."""
+    high = high_findings(body)
+    missing = sorted({f.rule for f in high} - set(acknowledged_rules))
+    if missing:
+        raise Unprocessable(
+            f"{where} has high-severity findings nobody acknowledged: {', '.join(missing)}.",
+            code="unacknowledged_findings",
+            details={"fields": {f"{where}.acknowledged_findings": f"must list {missing}"}},
+        )
+    if not high:
+        return None
+    return {"by": LIBRARY_REVIEWER, "findings": [f.model_dump(mode="json") for f in high]}
+
+
 def template_out(t: ScriptTemplate, record: dict[str, int] | None = None) -> TemplateOut:
+    acknowledged = t.findings_acknowledgement
     return TemplateOut(
         id=t.id,
         slug=t.slug,
@@ -55,6 +108,10 @@ def template_out(t: ScriptTemplate, record: dict[str, int] | None = None) -> Tem
         parameters_schema=parse_schema(t.parameters_schema or []),
         origin=t.origin,
         track_record=TrackRecord(**(record or empty_record())),
+        findings=lint_script(t.body, t.language),
+        findings_acknowledgement=(
+            FindingsAcknowledgement.model_validate(acknowledged) if acknowledged else None
+        ),
         created_at=t.created_at,
         updated_at=t.updated_at,
         library_version=t.library_version,
@@ -77,6 +134,7 @@ def draft_out(d: DraftTemplate) -> DraftTemplateOut:
         session_id=d.session_id,
         suggested_fix_id=d.suggested_fix_id,
         promoted_template_id=d.promoted_template_id,
+        findings=lint_script(d.source_script, d.language),
         created_at=d.created_at,
     )
 
@@ -174,19 +232,6 @@ def draft_from_extraction(
     )
 
 
-_BASH = re.compile(r"^#!.*\b(ba)?sh\b|\b(sudo|systemctl|apt-get|journalctl|grep|chmod)\b", re.M)
-_CMD = re.compile(r"^\s*(@echo off|rem\s|set\s+\w+=|goto\s|if errorlevel)", re.I | re.M)
-
-
-def guess_language(script: str) -> str:
-    """The fix's script language, for a drafted template (MSP scripts are mostly PowerShell)."""
-    if _CMD.search(script):
-        return "cmd"
-    if _BASH.search(script) and not re.search(r"\b[A-Z][a-z]+-[A-Z][A-Za-z]+\b", script):
-        return "bash"
-    return "powershell"
-
-
 def template_fields(item: dict[str, Any], index: int) -> tuple[str, dict[str, Any]]:
     """The slug and stored fields of one template of a library file (the shipped one or an
     MSP's own), checked like an admin's: 422 naming the template when it is not valid."""
@@ -205,6 +250,9 @@ def template_fields(item: dict[str, Any], index: int) -> tuple[str, dict[str, An
         "language": item["language"],
         "body": item["body"],
         "parameters_schema": [p.model_dump() for p in schema],
+        "findings_acknowledgement": library_acknowledgement(
+            item["body"], list(item.get("acknowledged_findings", [])), f"templates[{index}]"
+        ),
     }
 
 
