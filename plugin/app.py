@@ -27,6 +27,7 @@ from plugin.features.psa_setup import routes as psa_setup_routes
 from plugin.features.scripts import routes as script_routes
 from plugin.features.scripts.shipped import load_shipped_library_everywhere
 from plugin.features.sessions import routes as session_routes
+from plugin.features.sessions import secret_routes as session_secret_routes
 from plugin.features.writeback import routes as writeback_routes
 from plugin.features.writeback.worker import writeback_worker
 from plugin.kernel.appkeys import DATABASE, INSTANCE, LLM, METRICS, PSA, SETTINGS, InstanceKeys
@@ -59,6 +60,7 @@ def route_tables() -> list[RouteTable]:
         account_routes.routes,
         session_views.routes,
         session_routes.routes,
+        session_secret_routes.routes,
         chat_routes.routes,
         fix_routes.routes,
         script_routes.routes,
@@ -102,7 +104,7 @@ def create_app(settings: Settings) -> web.Application:
             _on_start_and_stop(_load_instance(app), database.dispose),
             _on_start_and_stop(None, lambda: app[LLM].aclose()),
             _on_start_and_stop(None, psa.aclose),  # after the workers below have stopped
-            callback_worker(database, psa, metrics, intake, poll),
+            callback_worker(database, psa, metrics, intake, poll, instance.box),
             writeback_worker(database, psa, metrics, poll),
         ]
     )

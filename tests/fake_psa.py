@@ -24,6 +24,7 @@ class FakePSA:
     tickets: dict[int, Ticket] = field(default_factory=dict)
     statuses: dict[int, list[TicketStatus]] = field(default_factory=dict)
     notes: list[PSANote] = field(default_factory=list)
+    descriptions: dict[int, str] = field(default_factory=dict)
     calls: list[tuple[str, Any]] = field(default_factory=list)
     fail_with: dict[str, Exception] = field(default_factory=dict)  # method name → error
     ignore_status_changes: bool = False
@@ -41,6 +42,10 @@ class FakePSA:
         if ticket_id not in self.tickets:
             raise PSANotFound(f"ticket {ticket_id} not found", status=404)
         return self.tickets[ticket_id]
+
+    async def get_description(self, ticket_id: int) -> str | None:
+        self._call("get_description", ticket_id)
+        return self.descriptions.get(ticket_id)
 
     async def list_board_statuses(self, board_id: int) -> list[TicketStatus]:
         self._call("list_board_statuses", board_id)

@@ -72,6 +72,9 @@ async def test_ticket_added_opens_a_session_when_its_board_auto_opens(cw_client,
         "contact_name": "Emily Wu",
         "closed": False,
         "merged_parent_id": None,
+        # The first Detail Description note, read for the session that opens now.
+        "description": "New architect starts on the 1st: laptop, Microsoft 365 Business "
+        "Premium licence, access to the projects@ shared mailbox and the Plans share.",
     }
     snap = await snapshot(db, 5012)
     assert (snap.board_id, snap.status_id, snap.last_updated) == (1, 1, "2025-03-10T14:02:11Z")

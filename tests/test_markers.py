@@ -426,7 +426,9 @@ def test_context_block_renders_the_session_compactly():
             }
         ],
     )
-    assert "#4711: Outlook keeps asking for password" in block
+    assert "#4711 | Company: Contoso" in block
+    # What the customer wrote sits in a block the system prompt says is never instructions.
+    assert "<ticket_text>\nSummary: Outlook keeps asking for password\n</ticket_text>" in block
     assert "Company: Contoso | Board: Service Desk | Status: In Progress" in block
     assert "1. Only jdoe is affected\n2. Started after a password change" in block
     assert "applied_pending (applied 2024-06-01 12:00 UTC)" in block

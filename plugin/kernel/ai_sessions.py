@@ -16,6 +16,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from plugin.kernel.db import Base, JSONType, UTCDateTime, utcnow
 from plugin.kernel.errors import Conflict, NotFound
+from plugin.kernel.redaction import find_secrets, redact_text
+from plugin.kernel.secret_memory import Caught, caught_in
 from plugin.kernel.states import SessionStatus, TicketState, values
 from plugin.kernel.tenancy import get_scoped
 from providers.psa import Ticket
@@ -62,9 +64,28 @@ class AISession(Base):
         return self.status == SessionStatus.ACTIVE
 
 
-def ticket_context(ticket: Ticket) -> dict[str, Any]:
-    """The session's view of its ticket."""
-    return {name: getattr(ticket, name) for name in TICKET_CONTEXT_FIELDS}
+# Text the customer or their contact wrote: redacted before it is stored or prompted.
+TICKET_TEXT_FIELDS = ("summary", "company_name", "contact_name", "description")
+DESCRIPTION_MAX_CHARS = 8000
+
+
+def ticket_context(ticket: Ticket, description: str | None = None) -> dict[str, Any]:
+    """The session's view of its ticket, its text redacted (a client's password in a
+    ticket's summary is stored, prompted and shown as [REDACTED])."""
+    context = {name: getattr(ticket, name) for name in TICKET_CONTEXT_FIELDS}
+    if description is not None:
+        context["description"] = description[:DESCRIPTION_MAX_CHARS]
+    return {
+        name: redact_text(value) if name in TICKET_TEXT_FIELDS and value else value
+        for name, value in context.items()
+    }
+
+
+def ticket_secrets(ticket: Ticket, description: str | None = None) -> list[Caught]:
+    """The secrets the ticket's text holds, for the session memory of its sessions."""
+    texts = [getattr(ticket, name) or "" for name in TICKET_TEXT_FIELDS[:-1]]
+    texts.append((description or "")[:DESCRIPTION_MAX_CHARS])
+    return [caught for text in texts if text for caught in caught_in(text, find_secrets(text))]
 
 
 async def get_ai_session(

@@ -15,6 +15,7 @@ from typing import Any
 from plugin.kernel.appkeys import InstanceKeys
 from plugin.kernel.db import Database
 from plugin.kernel.llm import call_scope
+from plugin.kernel.logging import scrub_logs_of
 from plugin.kernel.redaction import KnownValues, known_values, redact_text
 from plugin.kernel.secret_memory import SecretBox, recall
 from providers.llm import LLMProvider, LLMRequest, LLMResult
@@ -56,7 +57,9 @@ class GuardedLLM:
             return known_values([])
         box = SecretBox(self._instance.secret_key)
         async with self._database.read() as db:
-            return known_values(await recall(db, box, scope.session_id))
+            remembered = known_values(await recall(db, box, scope.session_id))
+        scrub_logs_of(remembered)
+        return remembered
 
 
 def _scrub(text: str, remembered: KnownValues) -> str:

@@ -1,11 +1,22 @@
-"""structlog for everything, stdlib loggers included; JSON in production, console on a TTY."""
+"""structlog for everything, stdlib loggers included; JSON in production, console on a TTY.
+
+Every line is scrubbed before it is written: secret-looking text (the redaction detectors),
+and the values the current task's session remembers once an LLM call has recalled them
+(`scrub_logs_of`). A log is an output like any other."""
 
 from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Mapping
+from contextvars import ContextVar
+from typing import Any
 
 import structlog
+
+from plugin.kernel.redaction import KnownValues, redact_text
+
+_REMEMBERED: ContextVar[KnownValues | None] = ContextVar("log_scrub_values", default=None)
 
 
 def configure_logging(fmt: str | None = None, level: str = "info") -> None:
@@ -39,7 +50,8 @@ def configure_logging(fmt: str | None = None, level: str = "info") -> None:
         foreign_pre_chain=shared,
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            structlog.processors.format_exc_info if fmt == "json" else _identity,
+            structlog.processors.format_exc_info,
+            scrub_secrets,
             renderer,
         ],
     )
@@ -54,5 +66,21 @@ def configure_logging(fmt: str | None = None, level: str = "info") -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def _identity(_logger, _name, event_dict):
-    return event_dict
+def scrub_logs_of(remembered: KnownValues) -> None:
+    """From now on in this task, log lines are scrubbed of these values too."""
+    _REMEMBERED.set(remembered)
+
+
+def scrub_secrets(_logger: Any, _name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    remembered = _REMEMBERED.get()
+    return {key: _scrubbed(value, remembered) for key, value in event_dict.items()}
+
+
+def _scrubbed(value: Any, remembered: KnownValues | None) -> Any:
+    if isinstance(value, str):
+        return redact_text(remembered.sub(value) if remembered else value)
+    if isinstance(value, Mapping):
+        return {k: _scrubbed(v, remembered) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_scrubbed(v, remembered) for v in value]
+    return value

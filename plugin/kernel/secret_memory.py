@@ -166,3 +166,13 @@ def _apply(text: str, findings: list[Finding]) -> str:
 def scrub(text: str, remembered: list[str]) -> str:
     """An output, cleaned: every remembered value in every form, then secret patterns."""
     return redact_text(redact_values(text, remembered)) if text else text
+
+
+async def pasted_value(db: AsyncSession, box: SecretBox, ai_session_id: int, secret_id: int) -> str:
+    """The value of one remembered secret of the session (to fill a sensitive parameter);
+    KeyError when the session has no such secret or it can no longer be decrypted."""
+    row = await db.get(SessionSecret, secret_id)
+    value = box.decrypt(row.ciphertext) if row and row.session_id == ai_session_id else None
+    if value is None:
+        raise KeyError(secret_id)
+    return value

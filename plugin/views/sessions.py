@@ -90,11 +90,12 @@ class SessionPage(BaseModel):
     status=201,
 )
 async def create_session(req: Req[SessionCreate, Any]) -> SessionOut:
-    context = None
+    read = None
     if req.body.psa_ticket_id is not None:
-        context = await fetch_ticket_context(
+        read = await fetch_ticket_context(
             req.database, req.psa, req.account_id, req.body.psa_ticket_id
         )
+    context = read.context if read else None
     title = req.body.title or (context or {}).get("summary") or ""
     if not title.strip():
         reason = (
@@ -111,6 +112,8 @@ async def create_session(req: Req[SessionCreate, Any]) -> SessionOut:
             psa_ticket_id=req.body.psa_ticket_id,
             context=context,
             actor=req.caller.actor,
+            secrets=read.secrets if read else (),
+            box=req.instance.box(),
         )
         return (await sessions_out(tx, req, [ai_session]))[0]
 

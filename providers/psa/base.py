@@ -240,6 +240,10 @@ class PSAProvider(Protocol):
 
     async def get_ticket(self, ticket_id: int) -> Ticket: ...
 
+    async def get_description(self, ticket_id: int) -> str | None:
+        """What the ticket says the problem is, as its contact or the engineer wrote it (in
+        ConnectWise: the first Detail Description note); None when it has none."""
+
     async def list_boards(self) -> list[Board]: ...
 
     async def list_board_statuses(self, board_id: int) -> list[TicketStatus]: ...

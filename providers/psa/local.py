@@ -37,6 +37,9 @@ class LocalProvider:
     ) -> PSANote:
         self._no_psa("add note")
 
+    async def get_description(self, ticket_id: int) -> str | None:
+        self._no_psa("read ticket")
+
     async def find_note(self, ticket_id: int, text: str, kind: NoteKind) -> PSANote | None:
         self._no_psa("find note")
 

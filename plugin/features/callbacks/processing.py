@@ -16,14 +16,15 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from plugin.features.callbacks.models import PSACallbackEvent, PSATicketSnapshot
-from plugin.features.sessions.service import open_session
+from plugin.features.sessions.service import fetch_description, open_session
 from plugin.kernel.ai_sessions import (
-    TICKET_CONTEXT_FIELDS,
     AISession,
     bump_state_version,
     ticket_context,
+    ticket_secrets,
 )
 from plugin.kernel.db import insert_for
+from plugin.kernel.secret_memory import SecretBox, remember
 from plugin.kernel.states import CallbackEventStatus, TicketState
 from plugin.kernel.tenancy import Account
 from providers.psa import PSANotFound, PSAProvider, Ticket
@@ -39,6 +40,7 @@ class TicketChange:
     ticket: Ticket | None = None
     is_new: bool = False  # ConnectWise said "added"
     reason: str | None = None  # why it is ignored
+    description: str | None = None  # read for a new ticket, whose session may open now
 
 
 @dataclass(frozen=True)
@@ -122,25 +124,31 @@ async def prepare(event: PSACallbackEvent, provider: PSAProvider) -> TicketChang
             return TicketChange("deleted", ticket_id)
     if source.is_own_echo(record):
         return TicketChange("ignored", ticket_id, reason="echo of Fixpilot's own write")
+    is_new = event.action == "added"
     return TicketChange(
         "ticket",
         ticket_id,
         ticket=source.ticket_from_record(record),
-        is_new=event.action == "added",
+        is_new=is_new,
+        description=await fetch_description(provider, ticket_id) if is_new else None,
     )
 
 
 # --- step 2: apply (one transaction) --------------------------------------------------------
 
 
-async def apply(tx: AsyncSession, account: Account, change: TicketChange) -> Outcome:
+async def apply(
+    tx: AsyncSession, account: Account, change: TicketChange, box: SecretBox | None = None
+) -> Outcome:
+    """Apply a prepared change. `box`: the session secret memory's, to remember what the
+    ticket's text holds (its text is redacted either way)."""
     done, ignored = CallbackEventStatus.DONE, CallbackEventStatus.IGNORED
     if change.kind == "ignored" or change.ticket_id is None:
         return Outcome(ignored, change.reason)
     snapshot = await _locked_snapshot(tx, account.id, change.ticket_id)
     if change.kind == "deleted":
         snapshot.deleted = True
-        await _reflect_on_sessions(tx, account.id, change.ticket_id, None, snapshot.board_id)
+        await _reflect_on_sessions(tx, account.id, change.ticket_id, None, snapshot.board_id, box)
         return Outcome(done)
 
     ticket = change.ticket
@@ -151,9 +159,9 @@ async def apply(tx: AsyncSession, account: Account, change: TicketChange) -> Out
         return Outcome(ignored, "older than the ticket Fixpilot already has")
     previous_board_id = snapshot.board_id
     _update_snapshot(snapshot, ticket)
-    linked = await _reflect_on_sessions(tx, account.id, ticket.id, ticket, previous_board_id)
+    linked = await _reflect_on_sessions(tx, account.id, ticket.id, ticket, previous_board_id, box)
     if change.is_new and not linked and account.prefs.opens_sessions_on(ticket.board_id):
-        await _open_session(tx, account.id, ticket)
+        await _open_session(tx, account.id, ticket, change.description, box)
     return Outcome(done)
 
 
@@ -179,8 +187,8 @@ async def _locked_snapshot(tx: AsyncSession, account_id: int, ticket_id: int) ->
 
 
 def _update_snapshot(snapshot: PSATicketSnapshot, ticket: Ticket) -> None:
-    for name in TICKET_CONTEXT_FIELDS:
-        setattr(snapshot, name, getattr(ticket, name))
+    for name, value in ticket_context(ticket).items():  # its text redacted
+        setattr(snapshot, name, value)
     snapshot.last_updated = ticket.last_updated
 
 
@@ -190,6 +198,7 @@ async def _reflect_on_sessions(
     ticket_id: int,
     ticket: Ticket | None,
     previous_board_id: int | None,
+    box: SecretBox | None,
 ) -> list[AISession]:
     """Bring every session linked to the ticket up to date; bump the ones that changed."""
     linked = (
@@ -207,7 +216,14 @@ async def _reflect_on_sessions(
     for ai_session in linked:
         context = ai_session.ticket_context
         if ticket is not None:
-            context = ticket_context(ticket)
+            # The description is read when the session opens; a callback carries none.
+            description = (context or {}).get("description")
+            context = {
+                **ticket_context(ticket),
+                **({"description": description} if description else {}),
+            }
+            if box is not None:
+                await remember(tx, box, ai_session.id, ticket_secrets(ticket), source="ticket")
         board_before = previous_board_id
         if board_before is None and ai_session.ticket_context:
             board_before = ai_session.ticket_context.get("board_id")
@@ -226,12 +242,20 @@ async def _reflect_on_sessions(
     return list(linked)
 
 
-async def _open_session(tx: AsyncSession, account_id: int, ticket: Ticket) -> AISession:
+async def _open_session(
+    tx: AsyncSession,
+    account_id: int,
+    ticket: Ticket,
+    description: str | None,
+    box: SecretBox | None,
+) -> AISession:
     return await open_session(
         tx,
         account_id=account_id,
         title=(ticket.summary or f"Ticket #{ticket.id}")[:500],
         psa_ticket_id=ticket.id,
-        context=ticket_context(ticket),
+        context=ticket_context(ticket, description),
         actor=AUTO_OPENED_BY,
+        secrets=ticket_secrets(ticket, description),
+        box=box,
     )

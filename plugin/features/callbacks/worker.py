@@ -6,6 +6,7 @@ failure is retried with exponential backoff and dead-lettered after MAX_ATTEMPTS
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import structlog
@@ -19,6 +20,7 @@ from plugin.kernel.db import Database, utcnow
 from plugin.kernel.metrics import Metrics
 from plugin.kernel.psa import PSAConnections
 from plugin.kernel.queue import Claim, LeasedQueue, background_worker, exponential_backoff
+from plugin.kernel.secret_memory import SecretBox
 from plugin.kernel.states import CallbackEventStatus
 from plugin.kernel.tenancy import get_account
 from providers.psa import PSAError
@@ -46,19 +48,31 @@ async def claim_due(database: Database, *, now: datetime, limit: int = BATCH) ->
 
 
 async def run_batch(
-    database: Database, psa: PSAConnections, metrics: Metrics, *, now: datetime | None = None
+    database: Database,
+    psa: PSAConnections,
+    metrics: Metrics,
+    *,
+    now: datetime | None = None,
+    box: SecretBox | None = None,
 ) -> int:
     """Claim due events and process them one by one; returns how many were claimed.
-    `now` is the clock for claiming and backoff (tests move it forward)."""
+    `now` is the clock for claiming and backoff (tests move it forward); `box` is the
+    session secret memory's."""
     now = now or utcnow()
     claims = await claim_due(database, now=now)
     for claim in claims:
-        await process_claimed(database, psa, metrics, claim, now=now)
+        await process_claimed(database, psa, metrics, claim, now=now, box=box)
     return len(claims)
 
 
 async def process_claimed(
-    database: Database, psa: PSAConnections, metrics: Metrics, claim: Claim, *, now: datetime
+    database: Database,
+    psa: PSAConnections,
+    metrics: Metrics,
+    claim: Claim,
+    *,
+    now: datetime,
+    box: SecretBox | None = None,
 ) -> None:
     async with database.read() as db:
         event = await db.get(PSACallbackEvent, claim.id)
@@ -73,7 +87,7 @@ async def process_claimed(
                 log_.warning("callback_event_lease_lost")
                 await tx.rollback()
                 return
-            outcome = await processing.apply(tx, account, change)
+            outcome = await processing.apply(tx, account, change, box)
             await tx.execute(
                 update(PSACallbackEvent)
                 .where(PSACallbackEvent.id == claim.id)
@@ -126,11 +140,17 @@ async def _record_failure(
 
 
 def callback_worker(
-    database: Database, psa: PSAConnections, metrics: Metrics, intake: CallbackIntake, poll: float
+    database: Database,
+    psa: PSAConnections,
+    metrics: Metrics,
+    intake: CallbackIntake,
+    poll: float,
+    box: Callable[[], SecretBox],
 ):
+    """`box` gives the secret memory's box once the instance secret is loaded."""
     return background_worker(
         "callbacks",
-        lambda: run_batch(database, psa, metrics),
+        lambda: run_batch(database, psa, metrics, box=box()),
         poll_seconds=poll,
         wake=intake.wake,
         on_stop=intake.finish_late_stores,

@@ -230,6 +230,7 @@ def _ticket_for_prompt(ai_session: AISession) -> dict[str, Any] | None:
         "company": ctx.get("company_name"),
         "board": ctx.get("board_name"),
         "status": ctx.get("status_name"),
+        "description": ctx.get("description"),
     }
 
 

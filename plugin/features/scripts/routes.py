@@ -22,6 +22,7 @@ from plugin.features.scripts.schemas import (
     TemplateList,
     TemplateOut,
 )
+from plugin.features.scripts.secret_values import resolve_secret_values
 from plugin.features.scripts.service import (
     acknowledgement,
     checked_schema,
@@ -163,11 +164,18 @@ async def generate(req: Req[GenerateIn, Any]) -> GenerateOut:
         template = await get_template(tx, req.account_id, body.template_id)
         if body.ai_session_id is not None:
             await get_ai_session(tx, req.account_id, body.ai_session_id)
+        values = await resolve_secret_values(
+            tx,
+            req.instance.box(),
+            template.parameters_schema or [],
+            body.parameters,
+            body.ai_session_id,
+        )
         generation, rendered = await store_generation(
             tx,
             account_id=req.account_id,
             template=template,
-            values=body.parameters,
+            values=values,
             ai_session_id=body.ai_session_id,
             actor=req.principal.actor,
         )

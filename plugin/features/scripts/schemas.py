@@ -83,7 +83,11 @@ class GenerateIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     template_id: RowId
-    parameters: dict[str, Any] = Field(default_factory=dict)
+    parameters: dict[str, Any] = Field(
+        default_factory=dict,
+        description='Values by name; a sensitive one may be {"secret_ref": <id>}, a secret '
+        "pasted into the session (GET /api/v1/ai-sessions/{id}/secrets)",
+    )
     ai_session_id: RowId | None = None
 
 

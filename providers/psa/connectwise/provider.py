@@ -56,6 +56,22 @@ class ConnectWiseProvider:
             raise PSAError(f"ConnectWise returned no ticket for #{ticket_id}")
         return ticket_from_cw(response.data)
 
+    async def get_description(self, ticket_id: int) -> str | None:
+        """The first Detail Description note: ConnectWise stores a ticket's initial
+        description there (the ticket's `initialDescription` is write-only)."""
+        response = await self._client.request(
+            "GET",
+            f"service/tickets/{int(ticket_id)}/notes",
+            params={
+                "conditions": "detailDescriptionFlag=true",
+                "orderBy": "id asc",
+                "pageSize": 1,
+            },  # fmt: skip
+        )
+        notes = response.data if isinstance(response.data, list) else []
+        text = notes[0].get("text") if notes and isinstance(notes[0], dict) else None
+        return text if isinstance(text, str) and text.strip() else None
+
     async def list_board_statuses(self, board_id: int) -> list[TicketStatus]:
         items = await self._client.paginate(f"service/boards/{int(board_id)}/statuses")
         items.sort(key=lambda s: (s.get("sortOrder") or 0, s.get("id") or 0))
