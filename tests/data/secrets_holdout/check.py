@@ -14,6 +14,7 @@ Exit status 0 when everything passes, 1 otherwise.
 Usage: python3 check.py [-v] [directory]   (defaults to this file's directory;
        -v lists warnings about very short secrets)
 """
+
 import json
 import os
 import re
@@ -21,9 +22,16 @@ import sys
 from collections import Counter
 
 SECRET_MINIMUMS = {
-    "windows_cmd": 20, "powershell": 20, "unix_cli": 20, "config": 20,
-    "connection_string": 20, "url_credentials": 20, "cloud_keys": 20,
-    "private_keys": 20, "recovery_codes": 20, "prose": 40,
+    "windows_cmd": 20,
+    "powershell": 20,
+    "unix_cli": 20,
+    "config": 20,
+    "connection_string": 20,
+    "url_credentials": 20,
+    "cloud_keys": 20,
+    "private_keys": 20,
+    "recovery_codes": 20,
+    "prose": 40,
 }
 MIN_SECRETS_TOTAL = 250
 MIN_BENIGN_TOTAL = 150
@@ -126,7 +134,9 @@ def main():
         errors.append(f"benign.jsonl: {len(benign)} lines, need >= {MIN_BENIGN_TOTAL}")
 
     bcats = Counter(r.get("category") for r in benign)
-    print(f"secrets.jsonl: {len(secrets)} entries, {sum(len(r.get('secrets', [])) for r in secrets)} secret values")
+    print(
+        f"secrets.jsonl: {len(secrets)} entries, {sum(len(r.get('secrets', [])) for r in secrets)} secret values"
+    )
     for cat in SECRET_MINIMUMS:
         print(f"  {cat:18} {cats[cat]}")
     print(f"benign.jsonl: {len(benign)} entries")
