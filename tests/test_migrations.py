@@ -137,7 +137,7 @@ def test_models_match_the_migrated_schema():
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    from plugin.models import Base
+    from plugin.models import Base, compared_with_models
 
     async def diff() -> list:
         with tempfile.TemporaryDirectory() as tmp:
@@ -147,7 +147,10 @@ def test_models_match_the_migrated_schema():
             async with engine.connect() as conn:
                 result = await conn.run_sync(
                     lambda sync: compare_metadata(
-                        MigrationContext.configure(sync, opts={"compare_type": False}),
+                        MigrationContext.configure(
+                            sync,
+                            opts={"compare_type": False, "include_name": compared_with_models},
+                        ),
                         Base.metadata,
                     )
                 )
