@@ -41,6 +41,7 @@ class AccountPreferences(BaseModel):
     board_overrides: dict[int, BoardTargets] = Field(default_factory=dict)
     auto_open_boards: list[int] = Field(default_factory=list)
     nudge_after_minutes: int | None = None
+    kb_post_to_psa: bool = False
 
     @classmethod
     def from_stored(cls, stored: Mapping[str, Any] | None) -> AccountPreferences:
