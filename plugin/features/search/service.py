@@ -167,3 +167,33 @@ async def similar_for_prompt(
     # Attributions look at every match shown in the pod, the evidence is the top three.
     items = await similar_work(db, ai_session, index=index)
     return evidence_from(items)[:PROMPT_LIMIT]
+
+
+async def template_records_on_similar(
+    db: AsyncSession,
+    account_id: int,
+    text: str,
+    *,
+    limit: int = SIMILAR_LIMIT * 2,
+    index: SimilarIndex | None = None,
+) -> dict[int, dict[str, Any]]:
+    """template id → how its fixes went on the tickets most similar to `text`:
+    {"worked", "failed", "worked_on": ["#4711", …], "failed_on": […]}."""
+    if not text.strip():
+        return {}
+    index = index or shared_index()
+    records: dict[int, dict[str, Any]] = {}
+    for row in await index.search(db, account_id, redact_text(text), limit=limit):
+        item = similar_out(row)
+        for fix in item.tried:
+            outcome = {FixStatus.APPLIED_SUCCESS: "worked", FixStatus.APPLIED_FAILED: "failed"}
+            if fix.template_id is None or fix.status not in outcome:
+                continue
+            record = records.setdefault(
+                fix.template_id, {"worked": 0, "failed": 0, "worked_on": [], "failed_on": []}
+            )
+            key = outcome[FixStatus(fix.status)]
+            record[key] += 1
+            if reference(item) not in record[f"{key}_on"]:
+                record[f"{key}_on"].append(reference(item))
+    return records
