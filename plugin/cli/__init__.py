@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from plugin.cli import accounts, connectwise, demo, serve, templates, tokens
+from plugin.cli import accounts, connectwise, demo, history, serve, templates, tokens
 from plugin.cli.common import CommandError
 from plugin.kernel.settings import SettingsError, load_settings
 
@@ -35,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fixpilot", description=__doc__)
     parser.add_argument("--config", type=Path, help="a TOML file of settings (env wins)")
     sub = parser.add_subparsers(title="commands")
-    for group in (serve, demo, tokens, accounts, templates, connectwise):
+    for group in (serve, demo, tokens, accounts, templates):
         group.add_commands(sub)
+    history.add_commands(connectwise.add_commands(sub))
     return parser

@@ -20,7 +20,8 @@ from providers.psa import PSAProvider
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
-def add_commands(sub) -> None:
+def add_commands(sub):
+    """Adds the `fixpilot connectwise` group; returns its subcommands (others join them)."""
     cw = sub.add_parser("connectwise", help="ConnectWise set-up").add_subparsers(
         title="connectwise"
     )
@@ -34,6 +35,7 @@ def add_commands(sub) -> None:
     p.add_argument("--account", default="default")
     p.add_argument("--fix", action="store_true", help="re-activate inactive callbacks")
     p.set_defaults(run=lambda settings, args: doctor(settings, account=args.account, fix=args.fix))
+    return cw
 
 
 def install(settings: Settings, *, account: str, dry_run: bool) -> int:
