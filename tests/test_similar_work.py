@@ -187,3 +187,40 @@ async def test_similar_needs_a_session_of_the_account(client, engineer_headers):
     resp = await client.get("/api/v1/ai-sessions/999/similar", headers=engineer_headers)
     assert resp.status == 404
     assert (await client.get("/api/v1/ai-sessions/1/similar")).status == 401
+
+
+async def test_indexing_a_ticket_again_replaces_its_entry(client):
+    from sqlalchemy import text
+
+    from plugin.features.search.documents import WorkDocument
+    from plugin.features.search.index import put_documents
+    from plugin.kernel.states import WorkOutcome, WorkSource
+
+    def doc(summary: str) -> WorkDocument:
+        return WorkDocument(
+            doc_key="ticket:4711",
+            source=WorkSource.HISTORY,
+            summary=summary,
+            outcome=WorkOutcome.RESOLVED,
+            closed_at=utcnow(),
+            psa_ticket_id=4711,
+        )
+
+    database = db_of(client)
+    for summary in ("scanner emails vanish", "docking station flickers"):
+        async with database.write() as tx:
+            await put_documents(tx, 1, [doc(summary)])
+    [row] = await _rows(client)
+    assert row.summary == "docking station flickers"
+    async with database.read() as db:
+        find = shared_index().search_ids
+        assert await find(db, 1, "docking flicker", ranking=Ranking.TEXT) == [row.id]
+        assert await find(db, 1, "scanner vanish", ranking=Ranking.TEXT) == []
+        if database.is_sqlite:
+            entries = (await db.execute(text("SELECT count(*) FROM resolved_work_fts"))).scalar()
+            assert entries == 1
+        else:
+            counts = dict(
+                (await db.execute(text("SELECT term, docs FROM resolved_work_terms"))).all()
+            )
+            assert counts[""] == 1 and counts["dock"] == 1 and counts["scanner"] == 0

@@ -1,5 +1,6 @@
 """The similar-work index: resolved and escalated work per account, its full-text index
-(SQLite: an FTS5 table and its vocabulary; PostgreSQL: a tsvector column with a GIN index),
+(SQLite: an FTS5 table and its vocabulary; PostgreSQL: a tsvector column with a GIN index
+and the document count of each term),
 the index version each replica's vectors follow, the LLM's cached query expansions, and the
 history import's cursor.
 
@@ -98,6 +99,20 @@ def upgrade() -> None:
             ["search_vector"],
             postgresql_using="gin",
         )
+        # ts_rank_cd has no idf: the search weighs each term by these document counts.
+        op.create_table(
+            "resolved_work_terms",
+            sa.Column("account_id", sa.Integer(), nullable=False),
+            sa.Column("term", sa.String(length=64), nullable=False),
+            sa.Column("docs", sa.Integer(), nullable=False),
+            sa.ForeignKeyConstraint(
+                ["account_id"],
+                ["accounts.id"],
+                name=op.f("fk_resolved_work_terms_account_id_accounts"),
+                ondelete="CASCADE",
+            ),
+            sa.PrimaryKeyConstraint("account_id", "term", name=op.f("pk_resolved_work_terms")),
+        )
 
 
 def _resolved_work() -> None:
@@ -149,6 +164,8 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
         op.execute("DROP TABLE resolved_work_fts_vocab")
         op.execute("DROP TABLE resolved_work_fts")
+    else:
+        op.drop_table("resolved_work_terms")
     op.drop_table("history_imports")
     op.drop_table("similar_query_expansions")
     op.drop_table("resolved_work_versions")

@@ -52,14 +52,14 @@ async def put_documents(
     text_index = text_index_for(tx.bind.dialect.name)
     replaced = [existing[d.doc_key][0] for d in kept if d.doc_key in existing]
     if replaced:
-        await text_index.remove(tx, replaced)
+        await text_index.remove(tx, account_id, replaced)
         await tx.execute(delete(ResolvedWork).where(ResolvedWork.id.in_(replaced)))
     vectors = embed([d.meaning_text for d in kept])
     rows = [_row(account_id, d, to_stored(v)) for d, v in zip(kept, vectors, strict=True)]
     tx.add_all(rows)
     await tx.flush()
-    for row, document in zip(rows, kept, strict=True):
-        await text_index.put(tx, row.id, document.search_fields())
+    entries = [(row.id, d.search_fields()) for row, d in zip(rows, kept, strict=True)]
+    await text_index.put(tx, account_id, entries)
     await bump_index_version(tx, account_id)
     return [row.id for row in rows]
 

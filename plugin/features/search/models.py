@@ -2,7 +2,8 @@
 
 The full-text structures differ by backend and are created by the search migration, not
 declared here: an FTS5 table `resolved_work_fts` on SQLite, a `search_vector` tsvector
-column with a GIN index on PostgreSQL (see `text_index`). `NOT_IN_MODELS` names them so
+column with a GIN index and a `resolved_work_terms` table of document counts on PostgreSQL
+(see `text_index`). `NOT_IN_MODELS` names them so
 schema comparison (autogenerate) leaves them alone.
 """
 
@@ -30,6 +31,7 @@ from plugin.kernel.states import WorkOutcome, WorkSource, values
 FTS_TABLE = "resolved_work_fts"
 FTS_VOCAB_TABLE = "resolved_work_fts_vocab"  # fts5vocab: each term's document count
 SEARCH_VECTOR_COLUMN = "search_vector"
+TERMS_TABLE = "resolved_work_terms"  # PostgreSQL: documents per term, per account
 # Tables and columns the search migration creates outside the models, per backend.
 NOT_IN_MODELS = frozenset(
     {
@@ -37,6 +39,7 @@ NOT_IN_MODELS = frozenset(
         *(f"{FTS_TABLE}_{shadow}" for shadow in ("data", "idx", "content", "docsize", "config")),
         FTS_VOCAB_TABLE,
         SEARCH_VECTOR_COLUMN,
+        TERMS_TABLE,
     }
 )
 
