@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import json
 import signal
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from urllib.parse import quote
 
@@ -23,6 +24,7 @@ from plugin.features.accounts.auth import create_token
 from plugin.features.accounts.service import ensure_default_account
 from plugin.features.psa_setup.install import install_registrations
 from plugin.features.scripts.service import import_templates
+from plugin.features.search.history import import_history
 from plugin.kernel.db import Database
 from plugin.kernel.logging import configure_logging
 from plugin.kernel.migrate import upgrade
@@ -38,6 +40,8 @@ DEMO_PREFERENCES = {
     "board_overrides": {"2": {"resolved": 14, "escalated": 15}},
     "auto_open_boards": [1],
 }
+# The simulator's closed tickets go back 400 days; the demo learns from all of them.
+DEMO_HISTORY_DAYS = 400
 
 
 def add_commands(sub) -> None:
@@ -66,7 +70,7 @@ def shipped_library() -> list[dict]:
 
 async def run_demo(settings: Settings, *, sim_port: int) -> None:
     configure_logging(settings.log_format or "console", settings.log_level)
-    state = SimulatorState.demo()
+    state = SimulatorState.demo(history=True)
     state.site_url = f"http://{settings.host}:{sim_port}"
     sim_runner = web.AppRunner(create_simulator_app(state))
     await sim_runner.setup()
@@ -89,6 +93,7 @@ async def run_demo(settings: Settings, *, sim_port: int) -> None:
     await app_runner.setup()
     await web.TCPSite(app_runner, settings.host, settings.port).start()
     await _register_callbacks(settings)
+    counts["history"] = await _import_history(settings)
     print(_banner(settings, state, counts, token), flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -129,7 +134,8 @@ def _banner(settings: Settings, state: SimulatorState, counts: dict[str, int], t
     return f"""
 Fixpilot demo is running.
   Service:           {public_url}   (GET /healthz, /api/openapi.json)
-  ConnectWise (sim): {state.site_url}   ({len(state.tickets)} demo tickets, boards 1 and 2)
+  ConnectWise (sim): {state.site_url}   ({len(state.tickets)} tickets, boards 1 and 2)
+  Similar work:      {counts["history"]} closed tickets imported as history
   Script library:    {counts["created"]} added, {counts["updated"]} updated
   Assistant:         {assistant}
 
@@ -140,6 +146,23 @@ An admin API token for curl (shown once):
   {token}
 
 Ctrl-C stops it."""
+
+
+async def _import_history(settings: Settings) -> int:
+    """What `fixpilot connectwise import-history` does, over the simulator's closed tickets."""
+    database = Database(settings.database_url)
+    providers = PSAConnections(settings)
+    try:
+        async with database.read() as db:
+            account = await get_account_by_slug(db, DEFAULT_ACCOUNT)
+        history = providers.for_account(account).history
+        assert history is not None
+        since = datetime.now(UTC) - timedelta(days=DEMO_HISTORY_DAYS)
+        result = await import_history(database, history, account.id, since=since)
+        return result.imported
+    finally:
+        await providers.aclose()
+        await database.dispose()
 
 
 async def _register_callbacks(settings: Settings) -> None:
