@@ -24,14 +24,18 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import select  # noqa: E402
 
 from bench.common import percentile  # noqa: E402
 from bench.similar_data import ThesaurusLLM, document, load_set, perturbed  # noqa: E402
 from plugin.features.search.expansion import clean_terms, expansion_request  # noqa: E402
 from plugin.features.search.index import put_documents  # noqa: E402
+from plugin.features.search.models import ResolvedWork  # noqa: E402
 from plugin.features.search.search import Ranking, SimilarIndex  # noqa: E402
 from plugin.kernel.db import Database  # noqa: E402
 from plugin.kernel.migrate import upgrade  # noqa: E402
@@ -96,28 +100,41 @@ async def index(database: Database, account_id: int, documents: list) -> float:
 
 
 def scores(ranked: list[int], query: dict, family_of: dict[int, str]) -> dict[str, float]:
-    relevant = set(query["relevant"])
+    """The query's figures for one ranking (ticket ids, best first)."""
+    relevant = {t for t in ranked if family_of.get(t) == query["family"]}
+    relevant |= set(query.get("relevant", []))
+    family_size = query.get("family_size") or len(query["relevant"])
     top5 = ranked[:5]
     first = next((i for i, doc in enumerate(ranked) if doc in relevant), None)
     confusable = set(query["confusable_families"])
     above = ranked[: first if first is not None else len(ranked)]
     return {
-        "recall@5": len(relevant & set(top5)) / min(5, len(relevant)),
+        "recall@5": len(relevant & set(top5)) / min(5, family_size),
         "hit@5": float(bool(relevant & set(top5))),
         "mrr": 0.0 if first is None else 1 / (first + 1),
         "confusable": float(bool(confusable) and any(family_of[d] in confusable for d in above)),
     }
 
 
+def summary(totals: dict[str, float], n: int) -> str:
+    return (
+        f"{totals['recall@5'] / n:8.3f} {totals['hit@5'] / n:7.3f} "
+        f"{totals['mrr'] / n:7.3f}   {totals['confusable'] / n:6.1%}"
+    )
+
+
+async def tickets_by_row(db, account_id: int) -> dict[int, int]:
+    rows = await db.execute(
+        select(ResolvedWork.id, ResolvedWork.psa_ticket_id).where(
+            ResolvedWork.account_id == account_id
+        )
+    )
+    return dict(rows.all())
+
+
 async def quality(database: Database, account_id: int, tickets, queries, label: str) -> None:
-    ids = {}
     async with database.read() as db:
-        from sqlalchemy import select
-
-        from plugin.features.search.models import ResolvedWork
-
-        rows = await db.execute(select(ResolvedWork.id, ResolvedWork.psa_ticket_id))
-        ids = {row_id: ticket for row_id, ticket in rows}
+        ids = await tickets_by_row(db, account_id)
     family_of = {t["id"]: t["family"] for t in tickets}
     fake = ThesaurusLLM()
     expansions = {
@@ -145,29 +162,43 @@ async def quality(database: Database, account_id: int, tickets, queries, label: 
                 )  # fmt: skip
                 for key, value in scores([ids[i] for i in found], q, family_of).items():
                     totals[key] = totals.get(key, 0.0) + value
-            n = len(queries)
-            print(
-                f"  {name:30} {totals['recall@5'] / n:8.3f} {totals['hit@5'] / n:7.3f} "
-                f"{totals['mrr'] / n:7.3f}   {totals['confusable'] / n:6.1%}"
-            )
+            print(f"  {name:30} {summary(totals, len(queries))}")
 
 
-async def latency(database: Database, account_id: int, queries, size: int, label: str) -> None:
+async def latency(
+    database: Database, account_id: int, queries, size: int, label: str, family_of: dict
+) -> None:
+    """Wall-clock and CPU time per search (the machine's load average beside them: other
+    work on the machine inflates the wall clock), and the fusion's figures at this size."""
     searcher = SimilarIndex()
+    sizes = Counter(family_of.values())
     async with database.read() as db:
+        ticket_of = await tickets_by_row(db, account_id)
         started = time.perf_counter()
         await searcher.search_ids(db, account_id, "warm up", ranking=Ranking.MEANING)
         load = time.perf_counter() - started
-        print(f"  {label} {size:>7,} tickets (vectors loaded in {load * 1000:,.0f} ms)")
+        print(
+            f"  {label} {size:>7,} tickets (vectors loaded in {load * 1000:,.0f} ms; "
+            f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
+        )
         for ranking in Ranking:
-            took = []
+            wall, cpu, totals = [], [], {}
             for q in queries:
-                started = time.perf_counter()
-                await searcher.search_ids(db, account_id, q["text"], ranking=ranking)
-                took.append((time.perf_counter() - started) * 1000)
+                started, cpu_started = time.perf_counter(), time.process_time()
+                found = await searcher.search_ids(
+                    db, account_id, q["text"], ranking=ranking, limit=DEPTH
+                )
+                wall.append((time.perf_counter() - started) * 1000)
+                cpu.append((time.process_time() - cpu_started) * 1000)
+                query = {**q, "relevant": [], "family_size": sizes[q["family"]]}
+                ranked = [ticket_of[i] for i in found]
+                for key, value in scores(ranked, query, family_of).items():
+                    totals[key] = totals.get(key, 0.0) + value
             print(
-                f"    {ranking.value:8} p50 {percentile(took, 50):6.1f} ms   "
-                f"p95 {percentile(took, 95):6.1f} ms"
+                f"    {ranking.value:8} p50 {percentile(wall, 50):6.1f} ms  "
+                f"p95 {percentile(wall, 95):6.1f} ms   (this process's CPU: p50 "
+                f"{percentile(cpu, 50):5.1f}, p95 {percentile(cpu, 95):5.1f} ms)   "
+                f"top 5: {summary(totals, len(queries))}"
             )
 
 
@@ -181,14 +212,14 @@ async def run_backend(backend: str, sizes: list[int], tickets, queries, tmp: Pat
             return
         large = await add_account(database, "large")
         print(f"\nsearch latency on {backend}")
-        indexed = 0
+        indexed, family_of = 0, {}
         for size in sizes:
-            seconds = await index(
-                database, large, perturbed(tickets, size - indexed, 100_000 + indexed)
-            )
+            documents, families = perturbed(tickets, size - indexed, 100_000 + indexed)
+            family_of.update(families)
+            seconds = await index(database, large, documents)
             print(f"  (indexed {size - indexed:,} more in {seconds:,.0f} s)")
             indexed = size
-            await latency(database, large, queries, size, backend)
+            await latency(database, large, queries, size, backend, family_of)
     finally:
         await database.dispose()
         if pg_name:

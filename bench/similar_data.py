@@ -46,9 +46,11 @@ def document(ticket: dict, ticket_id: int | None = None) -> WorkDocument:
     )
 
 
-def perturbed(tickets: list[dict], count: int, first_id: int, seed: int = 16) -> list[WorkDocument]:
+def perturbed(
+    tickets: list[dict], count: int, first_id: int, seed: int = 16
+) -> tuple[list[WorkDocument], dict[int, str]]:
     """`count` synthetic tickets: each a random evaluation ticket with a fifth of its words
-    replaced by words from other tickets, and a new id."""
+    replaced by words from other tickets, and a new id; and the family of each id."""
     rng = random.Random(seed + first_id)
     vocabulary = [w for t in tickets for w in f"{t['summary']} {t['description']}".split()]
 
@@ -58,7 +60,7 @@ def perturbed(tickets: list[dict], count: int, first_id: int, seed: int = 16) ->
             words[rng.randrange(len(words))] = rng.choice(vocabulary)
         return " ".join(words)
 
-    out = []
+    out, families = [], {}
     for offset in range(count):
         t = rng.choice(tickets)
         copy = {
@@ -69,7 +71,8 @@ def perturbed(tickets: list[dict], count: int, first_id: int, seed: int = 16) ->
             "resolution": shake(t["resolution"]),
         }
         out.append(document(copy, first_id + offset))
-    return out
+        families[first_id + offset] = t["family"]
+    return out, families
 
 
 # Users' words → the words engineers write in notes: a generic MSP thesaurus of the kind an

@@ -221,3 +221,76 @@ async def test_psa_connections_move_into_psa_config_and_back(database_factory):
     await engine.dispose()
     assert tuple(back[0]) == ("connectwise", *acme)
     assert tuple(back[1]) == ("local", None, None, None, None, None, None)
+
+
+async def test_similar_work_and_kb_articles_migrate_up_and_down(database_factory):
+    """0007 (the similar-work index, per backend) and 0007b (KB articles, `kb_article`
+    previews) on a populated database, and back to 0003 without losing the older rows."""
+    from plugin.features.search.documents import WorkDocument
+    from plugin.features.search.index import put_documents
+    from plugin.features.search.search import Ranking, SimilarIndex
+    from plugin.kernel.db import Database
+    from plugin.kernel.migrate import downgrade
+    from plugin.kernel.states import WorkOutcome, WorkSource
+
+    url = await database_factory.empty()
+    await upgrade(url, "0003")
+    await _populate_revision_1(url)
+    engine = create_async_engine(url)
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO note_previews (session_id, kind, state_version, markdown, "
+                "generator, created_at) VALUES (1, 'resolution_note', 3, '## Problem', "
+                "'offline', :now)"
+            ),
+            {"now": NOW},
+        )
+    await engine.dispose()
+
+    await upgrade(url)
+    database = Database(url)
+    async with database.write() as tx:
+        await put_documents(
+            tx,
+            1,
+            [
+                WorkDocument(
+                    doc_key="ticket:4711",
+                    source=WorkSource.HISTORY,
+                    summary="print spooler hangs every morning",
+                    outcome=WorkOutcome.RESOLVED,
+                    closed_at=NOW,
+                    psa_ticket_id=4711,
+                )
+            ],
+        )
+        await tx.execute(
+            text(
+                "INSERT INTO note_previews (session_id, kind, state_version, markdown, "
+                "generator, created_at) VALUES (1, 'kb_article', 3, '## Symptoms', 'offline', :now)"
+            ),
+            {"now": NOW},
+        )
+        await tx.execute(
+            text(
+                "INSERT INTO kb_articles (account_id, session_id, state_version, title, markdown, "
+                "created_at, updated_at) VALUES (1, 1, 3, 't', '## Symptoms', :now, :now)"
+            ),
+            {"now": NOW},
+        )
+    async with database.read() as db:
+        found = await SimilarIndex().search_ids(db, 1, "spooler hang", ranking=Ranking.TEXT)
+    assert len(found) == 1
+    await database.dispose()
+
+    await downgrade(url, "0003")
+    engine = create_async_engine(url)
+    async with engine.connect() as conn:
+        kinds = (await conn.execute(text("SELECT kind FROM note_previews"))).scalars().all()
+        assert kinds == ["resolution_note"]
+        assert (await conn.execute(text("SELECT count(*) FROM suggested_fixes"))).scalar() == 5
+        with pytest.raises(Exception, match="resolved_work"):
+            await conn.execute(text("SELECT count(*) FROM resolved_work"))
+    await engine.dispose()
+    await upgrade(url)

@@ -1,6 +1,6 @@
 """The similar-work index: resolved and escalated work per account, its full-text index
-(SQLite: an FTS5 table and its vocabulary; PostgreSQL: a tsvector column with a GIN index
-and the document count of each term),
+(SQLite: an FTS5 table and its vocabulary; PostgreSQL: a table of tsvectors with a GIN
+index, and the document count of each term),
 the index version each replica's vectors follow, the LLM's cached query expansions, and the
 history import's cursor.
 
@@ -83,23 +83,46 @@ def upgrade() -> None:
     )
     if op.get_bind().dialect.name == "sqlite":
         # The terms are computed by the service (plugin/features/search/terms.py), so the
-        # tokenizer only splits on spaces; the vocabulary gives each term's document count.
+        # tokenizer only splits on spaces. `account` holds one token naming the account, so
+        # a search matches its account's entries inside FTS5 (no join); the vocabulary gives
+        # each term's document count; the trigger drops an entry with its row (cascades too).
         op.execute(
             "CREATE VIRTUAL TABLE resolved_work_fts USING fts5("
-            "problem, facts, fixes, resolution, tokenize = 'unicode61')"
+            "account, problem, facts, fixes, resolution, tokenize = 'unicode61')"
         )
         op.execute(
             "CREATE VIRTUAL TABLE resolved_work_fts_vocab USING fts5vocab(resolved_work_fts, row)"
         )
+        op.execute(
+            "CREATE TRIGGER resolved_work_fts_delete AFTER DELETE ON resolved_work BEGIN "
+            "DELETE FROM resolved_work_fts WHERE rowid = old.id; END"
+        )
     else:
-        op.add_column("resolved_work", sa.Column("search_vector", postgresql.TSVECTOR()))
+        # The vectors in a narrow table of their own: ranking reads thousands of them, and
+        # next to the documents' text and embeddings they cost three times the page reads.
+        op.create_table(
+            "resolved_work_search",
+            sa.Column("id", sa.Integer(), nullable=False),
+            sa.Column("account_id", sa.Integer(), nullable=False),
+            sa.Column("search_vector", postgresql.TSVECTOR(), nullable=False),
+            sa.ForeignKeyConstraint(
+                ["id"],
+                ["resolved_work.id"],
+                name=op.f("fk_resolved_work_search_id_resolved_work"),
+                ondelete="CASCADE",
+            ),
+            sa.PrimaryKeyConstraint("id", name=op.f("pk_resolved_work_search")),
+        )
         op.create_index(
-            "ix_resolved_work_search_vector",
-            "resolved_work",
+            "ix_resolved_work_search_account_id", "resolved_work_search", ["account_id"]
+        )
+        op.create_index(
+            "ix_resolved_work_search_search_vector",
+            "resolved_work_search",
             ["search_vector"],
             postgresql_using="gin",
         )
-        # ts_rank_cd has no idf: the search weighs each term by these document counts.
+        # PostgreSQL's rankings have no idf: the search weighs each term by these counts.
         op.create_table(
             "resolved_work_terms",
             sa.Column("account_id", sa.Integer(), nullable=False),
@@ -162,12 +185,14 @@ def _resolved_work() -> None:
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
+        op.execute("DROP TRIGGER resolved_work_fts_delete")
         op.execute("DROP TABLE resolved_work_fts_vocab")
         op.execute("DROP TABLE resolved_work_fts")
     else:
         op.drop_table("resolved_work_terms")
+        op.drop_table("resolved_work_search")
     op.drop_table("history_imports")
     op.drop_table("similar_query_expansions")
     op.drop_table("resolved_work_versions")
     op.drop_index("ix_resolved_work_session_id", table_name="resolved_work")
-    op.drop_table("resolved_work")  # on PostgreSQL its GIN index goes with it
+    op.drop_table("resolved_work")

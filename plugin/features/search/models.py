@@ -1,10 +1,10 @@
 """The similar-work index's tables.
 
 The full-text structures differ by backend and are created by the search migration, not
-declared here: an FTS5 table `resolved_work_fts` on SQLite, a `search_vector` tsvector
-column with a GIN index and a `resolved_work_terms` table of document counts on PostgreSQL
-(see `text_index`). `NOT_IN_MODELS` names them so
-schema comparison (autogenerate) leaves them alone.
+declared here: an FTS5 table `resolved_work_fts` on SQLite; on PostgreSQL a narrow table
+`resolved_work_search` of tsvectors with a GIN index, and `resolved_work_terms`, the
+document count of each term (see `text_index`). `NOT_IN_MODELS` names them so schema
+comparison (autogenerate) leaves them alone.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from plugin.kernel.states import WorkOutcome, WorkSource, values
 
 FTS_TABLE = "resolved_work_fts"
 FTS_VOCAB_TABLE = "resolved_work_fts_vocab"  # fts5vocab: each term's document count
-SEARCH_VECTOR_COLUMN = "search_vector"
+SEARCH_TABLE = "resolved_work_search"  # PostgreSQL: each document's tsvector
 TERMS_TABLE = "resolved_work_terms"  # PostgreSQL: documents per term, per account
 # Tables and columns the search migration creates outside the models, per backend.
 NOT_IN_MODELS = frozenset(
@@ -38,7 +38,7 @@ NOT_IN_MODELS = frozenset(
         FTS_TABLE,
         *(f"{FTS_TABLE}_{shadow}" for shadow in ("data", "idx", "content", "docsize", "config")),
         FTS_VOCAB_TABLE,
-        SEARCH_VECTOR_COLUMN,
+        SEARCH_TABLE,
         TERMS_TABLE,
     }
 )

@@ -17,7 +17,12 @@ from typing import Protocol
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from plugin.features.search.models import FTS_TABLE, FTS_VOCAB_TABLE, TERMS_TABLE
+from plugin.features.search.models import (
+    FTS_TABLE,
+    FTS_VOCAB_TABLE,
+    SEARCH_TABLE,
+    TERMS_TABLE,
+)
 
 PROBLEM_WEIGHT, OTHER_WEIGHT = 2.0, 1.0
 # Ranking cost grows with the documents a query matches: past this many postings, the
@@ -73,29 +78,34 @@ def _or_query(terms: list[str], separator: str) -> str:
     return separator.join(terms)
 
 
+def _account_token(account_id: int) -> str:
+    return f"account{int(account_id)}"
+
+
 def _params(entries: list[tuple[int, SearchFields]]) -> list[dict[str, object]]:
     return [{"id": doc_id, **fields.__dict__} for doc_id, fields in entries]
 
 
 class SqliteFts:
+    """FTS5 with bm25. Each entry carries its account as a token in the `account` column
+    (weight 0 in the ranking): the MATCH itself keeps a search in its account, which costs
+    half of joining every match to its row."""
+
+    _COLUMNS = "{problem facts fixes resolution}"
+
     async def put(
         self, tx: AsyncSession, account_id: int, entries: list[tuple[int, SearchFields]]
     ) -> None:
-        # A row id SQLite reuses may still have an entry (its row went by cascade).
-        await self.remove(tx, account_id, [doc_id for doc_id, _ in entries])
         await tx.execute(
             text(
-                f"INSERT INTO {FTS_TABLE} (rowid, problem, facts, fixes, resolution) "
-                "VALUES (:id, :problem, :facts, :fixes, :resolution)"
+                f"INSERT INTO {FTS_TABLE} (rowid, account, problem, facts, fixes, resolution) "
+                "VALUES (:id, :account, :problem, :facts, :fixes, :resolution)"
             ),
-            _params(entries),
+            [{**p, "account": _account_token(account_id)} for p in _params(entries)],
         )
 
     async def remove(self, tx: AsyncSession, account_id: int, doc_ids: list[int]) -> None:
-        if doc_ids:
-            await tx.execute(
-                text(f"DELETE FROM {FTS_TABLE} WHERE rowid = :id"), [{"id": i} for i in doc_ids]
-            )
+        return None  # a trigger drops the entry with its row (cascades included)
 
     async def search(
         self, db: AsyncSession, account_id: int, terms: list[str], limit: int
@@ -103,15 +113,17 @@ class SqliteFts:
         terms = await self._within_budget(db, terms)
         if not terms:
             return []
-        weights = ", ".join(str(w) for w in (PROBLEM_WEIGHT, *[OTHER_WEIGHT] * 3))
+        weights = ", ".join(str(w) for w in (0.0, PROBLEM_WEIGHT, *[OTHER_WEIGHT] * 3))
+        query = (
+            f"account:{_account_token(account_id)} AND "
+            f"{self._COLUMNS}: ({_or_query(terms, ' OR ')})"
+        )
         rows = await db.execute(
             text(
-                f"SELECT f.rowid FROM {FTS_TABLE} AS f "
-                "JOIN resolved_work AS w ON w.id = f.rowid "
-                f"WHERE {FTS_TABLE} MATCH :query AND w.account_id = :account_id "
+                f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :query "
                 f"ORDER BY bm25({FTS_TABLE}, {weights}) LIMIT :limit"
             ),
-            {"query": _or_query(terms, " OR "), "account_id": account_id, "limit": limit},
+            {"query": query, "limit": limit},
         )
         return [row[0] for row in rows]
 
@@ -145,13 +157,13 @@ class PostgresFts:
     ) -> None:
         await tx.execute(
             text(
-                "UPDATE resolved_work SET search_vector = "
-                "setweight(to_tsvector('simple', :problem), 'A') || "
+                f"INSERT INTO {SEARCH_TABLE} (id, account_id, search_vector) VALUES (:id, "
+                ":account_id, setweight(to_tsvector('simple', :problem), 'A') || "
                 "setweight(to_tsvector('simple', :facts), 'B') || "
                 "setweight(to_tsvector('simple', :fixes), 'C') || "
-                "setweight(to_tsvector('simple', :resolution), 'D') WHERE id = :id"
+                "setweight(to_tsvector('simple', :resolution), 'D'))"
             ),
-            _params(entries),
+            [{**p, "account_id": account_id} for p in _params(entries)],
         )
         counts: Counter[str] = Counter()
         for _, fields in entries:
@@ -161,10 +173,10 @@ class PostgresFts:
 
     async def remove(self, tx: AsyncSession, account_id: int, doc_ids: list[int]) -> None:
         if not doc_ids:
-            return  # the vector is a column of the row: only the counts need taking back
+            return  # the vectors go with their rows (cascade): the counts are taken back
         rows = await tx.execute(
             text(
-                "SELECT t, count(*) FROM resolved_work, "
+                f"SELECT t, count(*) FROM {SEARCH_TABLE}, "
                 "unnest(tsvector_to_array(search_vector)) AS t "
                 "WHERE id = ANY(:ids) GROUP BY t"
             ),
@@ -210,7 +222,7 @@ class PostgresFts:
             )
         rows = await db.execute(
             text(
-                "SELECT id FROM resolved_work, to_tsquery('simple', :query) AS q "
+                f"SELECT id FROM {SEARCH_TABLE}, to_tsquery('simple', :query) AS q "
                 "WHERE account_id = :a AND search_vector @@ q "
                 f"ORDER BY {' + '.join(ranks)} DESC, id LIMIT {int(limit)}"
             ),

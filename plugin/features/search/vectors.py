@@ -85,7 +85,9 @@ class VectorStore:
         vectors = await self._current(db, account_id)
         if vectors.count == 0:
             return []
-        scores = vectors.matrix @ query
+        # numpy's own loop, not BLAS: a matrix-vector product this size is memory-bound, and
+        # BLAS threads only add waiting on a busy machine (about 2x the time at 100k).
+        scores = np.einsum("ij,j->i", vectors.matrix, query)
         top = min(limit, len(scores))
         best = np.argpartition(-scores, top - 1)[:top]
         best = best[np.argsort(-scores[best], kind="stable")]
