@@ -6,7 +6,7 @@ from alembic import context
 from sqlalchemy import pool
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from plugin.models import Base
+from plugin.models import Base, compared_with_models
 
 config = context.config
 target_metadata = Base.metadata
@@ -19,6 +19,7 @@ def _configure(connection=None, url=None) -> None:
         target_metadata=target_metadata,
         render_as_batch=True,
         compare_type=True,
+        include_name=compared_with_models,
         literal_binds=connection is None,
     )
 

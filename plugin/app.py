@@ -18,6 +18,7 @@ from plugin.features.callbacks.intake import CALLBACK_INTAKE, CallbackIntake
 from plugin.features.callbacks.worker import callback_worker
 from plugin.features.chat import routes as chat_routes
 from plugin.features.fixes import routes as fix_routes
+from plugin.features.notes import kb_routes
 from plugin.features.notes import routes as note_routes
 from plugin.features.notes.cache import PREVIEW_CACHE, PreviewCache
 from plugin.features.operations import routes as operation_routes
@@ -26,6 +27,9 @@ from plugin.features.pod.signin import POD_SIGN_IN, PodSignIn
 from plugin.features.psa_setup import routes as psa_setup_routes
 from plugin.features.scripts import routes as script_routes
 from plugin.features.scripts.shipped import load_shipped_library_everywhere
+from plugin.features.search import routes as search_routes
+from plugin.features.search.routes import SIMILAR_INDEX
+from plugin.features.search.search import shared_index
 from plugin.features.sessions import routes as session_routes
 from plugin.features.sessions import secret_routes as session_secret_routes
 from plugin.features.writeback import routes as writeback_routes
@@ -65,6 +69,8 @@ def route_tables() -> list[RouteTable]:
         fix_routes.routes,
         script_routes.routes,
         note_routes.routes,
+        kb_routes.routes,
+        search_routes.routes,
         callback_routes.routes,
         writeback_routes.routes,
         psa_setup_routes.routes,
@@ -86,6 +92,7 @@ def create_app(settings: Settings) -> web.Application:
     app[LLM] = GuardedLLM(build_llm(settings, database, metrics), database, instance)
     app[INSTANCE] = instance
     app[PREVIEW_CACHE] = PreviewCache(database)
+    app[SIMILAR_INDEX] = shared_index()
     app[CALLBACK_INTAKE] = intake
     app[POD_SIGN_IN] = PodSignIn(database, psa, instance)
 

@@ -18,7 +18,8 @@ from providers.psa import (
 
 @dataclass
 class FakePSA:
-    """A PSA with tickets, statuses and notes in memory; no callbacks, pod or set-up."""
+    """A PSA with tickets, statuses and notes in memory; no callbacks, pod, set-up, history
+    or knowledge base."""
 
     slug: str = "connectwise"
     tickets: dict[int, Ticket] = field(default_factory=dict)
@@ -31,6 +32,8 @@ class FakePSA:
     callbacks: None = None
     pod: None = None
     setup: None = None
+    history: None = None
+    knowledge_base: None = None
 
     def _call(self, name: str, *args: Any) -> None:
         self.calls.append((name, args))

@@ -137,7 +137,7 @@ def test_models_match_the_migrated_schema():
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    from plugin.models import Base
+    from plugin.models import Base, compared_with_models
 
     async def diff() -> list:
         with tempfile.TemporaryDirectory() as tmp:
@@ -147,7 +147,10 @@ def test_models_match_the_migrated_schema():
             async with engine.connect() as conn:
                 result = await conn.run_sync(
                     lambda sync: compare_metadata(
-                        MigrationContext.configure(sync, opts={"compare_type": False}),
+                        MigrationContext.configure(
+                            sync,
+                            opts={"compare_type": False, "include_name": compared_with_models},
+                        ),
                         Base.metadata,
                     )
                 )
@@ -289,3 +292,77 @@ async def test_note_authors_and_library_versions_upgrade_and_downgrade(database_
     await engine.dispose()
     assert [row[0] for row in kept] == ["jsmith", "token:3", None] and templates == 1
     assert "author_member_id" not in columns
+
+
+async def test_similar_work_and_kb_articles_migrate_up_and_down(database_factory):
+    """0007 (the similar-work index, per backend) and 0007b (KB articles, `kb_article`
+    previews) on a populated database, and back to 0006 without losing the older rows."""
+    from plugin.features.search.documents import WorkDocument
+    from plugin.features.search.index import put_documents
+    from plugin.features.search.search import Ranking, SimilarIndex
+    from plugin.kernel.db import Database
+    from plugin.kernel.migrate import downgrade
+    from plugin.kernel.states import WorkOutcome, WorkSource
+
+    url = await database_factory.empty()
+    await upgrade(url, "0003")
+    await _populate_revision_1(url)
+    await upgrade(url, "0006")  # 0004 drops previews made before redaction: add one after
+    engine = create_async_engine(url)
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO note_previews (session_id, kind, state_version, markdown, "
+                "generator, created_at) VALUES (1, 'resolution_note', 3, '## Problem', "
+                "'offline', :now)"
+            ),
+            {"now": NOW},
+        )
+    await engine.dispose()
+
+    await upgrade(url)
+    database = Database(url)
+    async with database.write() as tx:
+        await put_documents(
+            tx,
+            1,
+            [
+                WorkDocument(
+                    doc_key="ticket:4711",
+                    source=WorkSource.HISTORY,
+                    summary="print spooler hangs every morning",
+                    outcome=WorkOutcome.RESOLVED,
+                    closed_at=NOW,
+                    psa_ticket_id=4711,
+                )
+            ],
+        )
+        await tx.execute(
+            text(
+                "INSERT INTO note_previews (session_id, kind, state_version, markdown, "
+                "generator, created_at) VALUES (1, 'kb_article', 3, '## Symptoms', 'offline', :now)"
+            ),
+            {"now": NOW},
+        )
+        await tx.execute(
+            text(
+                "INSERT INTO kb_articles (account_id, session_id, state_version, title, markdown, "
+                "created_at, updated_at) VALUES (1, 1, 3, 't', '## Symptoms', :now, :now)"
+            ),
+            {"now": NOW},
+        )
+    async with database.read() as db:
+        found = await SimilarIndex().search_ids(db, 1, "spooler hang", ranking=Ranking.TEXT)
+    assert len(found) == 1
+    await database.dispose()
+
+    await downgrade(url, "0006")
+    engine = create_async_engine(url)
+    async with engine.connect() as conn:
+        kinds = (await conn.execute(text("SELECT kind FROM note_previews"))).scalars().all()
+        assert kinds == ["resolution_note"]
+        assert (await conn.execute(text("SELECT count(*) FROM suggested_fixes"))).scalar() == 5
+        with pytest.raises(Exception, match="resolved_work"):
+            await conn.execute(text("SELECT count(*) FROM resolved_work"))
+    await engine.dispose()
+    await upgrade(url)

@@ -146,3 +146,11 @@ def _connectwise(sub) -> None:
     p.add_argument("--account", default="default")
     p.add_argument("--fix", action="store_true", help="re-activate inactive callbacks")
     p.set_defaults(run=command("connectwise", "doctor_command"))
+    p = cw.add_parser(
+        "import-history", help="index closed tickets and their notes as similar-work history"
+    )
+    p.add_argument("--account", default="default")
+    p.add_argument("--since", default="90d", help="90d, 12w or a date (2026-01-31)")
+    p.add_argument("--board", type=int, help="only this board's tickets")
+    p.add_argument("--restart", action="store_true", help="start over instead of resuming")
+    p.set_defaults(run=command("history", "command"))

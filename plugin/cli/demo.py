@@ -16,6 +16,7 @@ import shlex
 import signal
 import sys
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
@@ -31,6 +32,7 @@ from plugin.features.accounts.models import ApiToken
 from plugin.features.accounts.service import ensure_default_account
 from plugin.features.psa_setup.install import install_registrations
 from plugin.features.scripts.shipped import load_shipped_library
+from plugin.features.search.history import import_history
 from plugin.kernel.db import Database, utcnow
 from plugin.kernel.logging import configure_logging
 from plugin.kernel.migrate import upgrade
@@ -49,6 +51,8 @@ DEMO_PREFERENCES = {
 # The demo's own tokens, by name: each start revokes the previous ones and makes new ones.
 DEMO_TOKENS = {"demo": TokenRole.ADMIN, "demo-engineer": TokenRole.ENGINEER}
 SIM_STATE_SUFFIX = ".connectwise-sim.json"
+# The simulator's closed tickets go back 400 days; the demo learns from all of them.
+DEMO_HISTORY_DAYS = 400
 
 
 def command(settings: Settings, args: argparse.Namespace) -> int:
@@ -56,7 +60,11 @@ def command(settings: Settings, args: argparse.Namespace) -> int:
         settings = settings.model_copy(update={"port": args.port})
     state_file = args.sim_state or sim_state_file(settings.database_url)
     try:
-        state = SimulatorState.load(state_file) if state_file.exists() else SimulatorState.demo()
+        state = (
+            SimulatorState.load(state_file)
+            if state_file.exists()
+            else SimulatorState.demo(history=True)
+        )
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise CommandError(
             f"cannot read the simulator's state {state_file}: {exc} (delete it to start over)"
@@ -82,6 +90,7 @@ def sim_state_file(database_url: str) -> Path:
 class Prepared:
     library: dict[str, int] | None  # None: the shipped library is switched off
     tokens: dict[str, str]  # role → token
+    history: int = 0  # closed tickets imported as similar-work history
 
 
 async def run_demo(
@@ -111,6 +120,7 @@ async def run_demo(
     await app_runner.setup()
     await web.TCPSite(app_runner, settings.host, settings.port).start()
     await _register_callbacks(settings)
+    prepared.history = await _import_history(settings)
     print(_banner(settings, state, state_file, prepared), flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -198,6 +208,7 @@ Fixpilot demo is running.
                      (tickets and notes survive a restart, in step with the database;
                      delete both to start over)
   Script library:    {library}
+  Similar work:      {ready.history} closed tickets imported as history
   Assistant:         {assistant}
 
 The simulated ConnectWise's tickets, each opening with the pod:
@@ -213,6 +224,24 @@ Other commands use this demo's database with this prefix, e.g. another token:
   {database_env_line(settings.database_url)} tokens create --role engineer --name me
 
 Ctrl-C stops it."""
+
+
+async def _import_history(settings: Settings) -> int:
+    """What `fixpilot connectwise import-history` does, over the simulator's closed tickets
+    (resumable: a restart imports only what changed)."""
+    database = Database(settings.database_url)
+    providers = PSAConnections(settings)
+    try:
+        async with database.read() as db:
+            account = await get_account_by_slug(db, DEFAULT_ACCOUNT)
+        history = providers.for_account(account).history
+        assert history is not None
+        since = datetime.now(UTC) - timedelta(days=DEMO_HISTORY_DAYS)
+        result = await import_history(database, history, account.id, since=since)
+        return result.imported
+    finally:
+        await providers.aclose()
+        await database.dispose()
 
 
 async def _register_callbacks(settings: Settings) -> None:

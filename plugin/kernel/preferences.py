@@ -42,6 +42,7 @@ class AccountPreferences(BaseModel):
     auto_open_boards: list[int] = Field(default_factory=list)
     nudge_after_minutes: int | None = None
     psa_renders_markdown: bool = False
+    kb_post_to_psa: bool = False
 
     @classmethod
     def from_stored(cls, stored: Mapping[str, Any] | None) -> AccountPreferences:

@@ -122,6 +122,19 @@ class DraftStatus(StrEnum):
 class DocumentKind(StrEnum):
     RESOLUTION_NOTE = "resolution_note"
     ESCALATION_PACKAGE = "escalation_package"
+    KB_ARTICLE = "kb_article"  # internal knowledge-base article (allowed on a closed session)
+
+
+class WorkSource(StrEnum):
+    """Where an entry of the similar-work index came from."""
+
+    SESSION = "session"  # a Fixpilot session, resolved or escalated
+    HISTORY = "history"  # a closed PSA ticket imported without a session
+
+
+class WorkOutcome(StrEnum):
+    RESOLVED = "resolved"
+    ESCALATED = "escalated"
 
 
 class LLMCallOutcome(StrEnum):

@@ -42,6 +42,11 @@ MIN_SCORE = 2
 TRACK_RECORD_BONUS = 1
 TRACK_RECORD_MIN_TRIES = 3
 TRACK_RECORD_MIN_SUCCESS = 0.7
+# How a template went on the most similar past tickets (`similar_record`: worked / failed,
+# and where): each net success there is worth points, up to a cap; a template that failed
+# there more often than it worked is ranked after every other match.
+SIMILAR_WORKED_POINTS = 3  # as much as a matched keyword
+SIMILAR_MAX_POINTS = 6
 # Keyword matching never deserves full confidence.
 CONFIDENCE_BASE = 25
 CONFIDENCE_PER_POINT = 8
@@ -124,6 +129,8 @@ def score_template(template: Mapping[str, Any], said: Sequence[str]) -> Template
                 matched[hit] = None
     if score and has_good_track_record(template.get("track_record")):
         score += TRACK_RECORD_BONUS
+    if score:
+        score += similar_points(template.get("similar_record"))
     return TemplateMatch(template=template, score=score, matched_words=tuple(matched))
 
 
@@ -135,13 +142,48 @@ def has_good_track_record(track_record: Any) -> bool:
     return tries >= TRACK_RECORD_MIN_TRIES and worked / tries >= TRACK_RECORD_MIN_SUCCESS
 
 
+def _similar_counts(similar_record: Any) -> tuple[int, int]:
+    if not isinstance(similar_record, Mapping):
+        return 0, 0
+    return int(similar_record.get("worked") or 0), int(similar_record.get("failed") or 0)
+
+
+def similar_points(similar_record: Any) -> int:
+    worked, failed = _similar_counts(similar_record)
+    return min(SIMILAR_MAX_POINTS, SIMILAR_WORKED_POINTS * max(0, worked - failed))
+
+
+def failed_on_similar(template: Mapping[str, Any]) -> bool:
+    worked, failed = _similar_counts(template.get("similar_record"))
+    return failed > worked
+
+
 def rank_templates(
     templates: Iterable[Mapping[str, Any]], said: Sequence[str]
 ) -> list[TemplateMatch]:
-    """Templates that match well enough, best first; ties go to the lower id (stable)."""
+    """Templates that match well enough, best first: by text match plus how they went on
+    similar tickets, those that failed there last; ties go to the lower id (stable)."""
     matches = [score_template(t, said) for t in templates]
     good = [m for m in matches if m.score >= MIN_SCORE]
-    return sorted(good, key=lambda m: (-m.score, _sort_id(m.template)))
+    return sorted(
+        good, key=lambda m: (failed_on_similar(m.template), -m.score, _sort_id(m.template))
+    )
+
+
+def similar_evidence(template: Mapping[str, Any]) -> str:
+    """ "It worked on #4711 and #4820 (similar tickets)." / "It did not work on #5120 (a
+    similar ticket)." — or ''."""
+    record = template.get("similar_record")
+    if not isinstance(record, Mapping):
+        return ""
+    sentences = []
+    for key, verb in (("worked_on", "worked"), ("failed_on", "did not work")):
+        refs = [str(r) for r in record.get(key) or []]
+        if refs:
+            listed = refs[0] if len(refs) == 1 else ", ".join(refs[:-1]) + f" and {refs[-1]}"
+            what = "similar tickets" if len(refs) > 1 else "a similar ticket"
+            sentences.append(f"It {verb} on {listed} ({what}).")
+    return " ".join(sentences)
 
 
 def _sort_id(template: Mapping[str, Any]) -> tuple[int, str]:
@@ -199,9 +241,11 @@ def compose_chat_reply(request: LLMRequest) -> str:
     matched = ", ".join(f'"{w}"' for w in shown)
     if len(best.matched_words) > len(shown):
         matched += ", …"
+    evidence = similar_evidence(best.template)
     suggestion = {
         "title": name,
-        "summary": f"The library template {name} matches what you described ({matched}).",
+        "summary": f"The library template {name} matches what you described ({matched})."
+        + (f" {evidence}" if evidence else ""),
         "confidence": confidence_for(best.score),
         "template_id": best.template.get("id"),
         "parameters": drafted_parameters(best.template, "\n".join(user_texts)),
@@ -209,7 +253,7 @@ def compose_chat_reply(request: LLMRequest) -> str:
     parts = [
         OFFLINE_NOTICE,
         f"The closest library template is **{name}**, matching {matched}. Check that it fits "
-        "before running it.",
+        "before running it." + (f" {evidence}" if evidence else ""),
     ]
     if others:
         other_names = ", ".join(f"**{m.template.get('name')}**" for m in others)

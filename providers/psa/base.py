@@ -8,6 +8,7 @@ retrying, queueing and reporting.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
@@ -42,6 +43,7 @@ class Ticket:
     merged_parent_id: int | None = None
     last_updated: str | None = None
     updated_by: str | None = None
+    closed_date: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
@@ -52,6 +54,15 @@ class PSANote:
     text: str
     kind: NoteKind
     author: str | None = None  # the PSA member the PSA attributes the note to, when known
+
+
+@dataclass(frozen=True)
+class ClosedTicket:
+    """A closed ticket with its notes, as history to learn from."""
+
+    ticket: Ticket
+    closed_at: datetime
+    notes: list[PSANote] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -229,6 +240,32 @@ class PSASetup(Protocol):
         """Register a hosted page on a screen, for this integration (its clientId)."""
 
 
+class TicketHistory(Protocol):
+    """Closed tickets and their notes, read in pages ordered by id (a resumable cursor)."""
+
+    page_size: int
+
+    async def count_closed(self, since: datetime, board_id: int | None) -> int:
+        """How many tickets closed and last updated since `since` (on the board, if given)."""
+
+    async def closed_tickets(
+        self, since: datetime, board_id: int | None, after_id: int
+    ) -> list[Ticket]:
+        """The next page of those tickets with an id above `after_id`, by ascending id."""
+
+    async def ticket_notes(self, ticket_id: int) -> list[PSANote]: ...
+
+
+class KnowledgeBase(Protocol):
+    """The PSA's internal knowledge base."""
+
+    async def add_article(self, title: str, issue: str, resolution: str) -> str:
+        """Create an article; its id in the PSA."""
+
+    async def find_article(self, title: str, issue: str) -> str | None:
+        """An existing article with exactly this title and issue (to avoid posting twice)."""
+
+
 @runtime_checkable
 class PSAProvider(Protocol):
     """What every PSA gives Fixpilot: tickets, boards and their statuses, notes."""
@@ -237,6 +274,8 @@ class PSAProvider(Protocol):
     callbacks: CallbackSource | None
     pod: HostedPod | None
     setup: PSASetup | None
+    history: TicketHistory | None
+    knowledge_base: KnowledgeBase | None
 
     async def get_ticket(self, ticket_id: int) -> Ticket: ...
 

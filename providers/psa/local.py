@@ -16,6 +16,8 @@ class LocalProvider:
     callbacks = None
     pod = None
     setup = None
+    history = None
+    knowledge_base = None
 
     def _no_psa(self, what: str) -> NoReturn:
         raise PSANotFound(f"{what}: this session is not linked to a PSA ticket", code="no_psa")

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from plugin.features.fixes.models import SuggestedFix
 from plugin.features.scripts.models import ScriptTemplate
+from plugin.features.search.service import template_records_on_similar
 from plugin.kernel.states import FixStatus
 from providers.llm.offline import rank_templates, words_of
 
@@ -73,7 +74,8 @@ async def matching_templates(
     limit: int = MAX_TEMPLATES_IN_PROMPT,
 ) -> list[dict[str, Any]]:
     """The library templates that match the conversation, best first, with their record
-    (so what worked before is preferred)."""
+    and how they went on the most similar past tickets (`similar_record`), so what worked
+    on tickets like this one is preferred and what failed on them is not suggested first."""
     templates = (
         (await db.execute(select(ScriptTemplate).where(ScriptTemplate.account_id == account_id)))
         .scalars()
@@ -82,6 +84,10 @@ async def matching_templates(
     if not templates:
         return []
     records = await track_records(db, account_id)
+    on_similar = await template_records_on_similar(db, account_id, conversation)
     described = [template_for_prompt(t, records.get(t.id, empty_record())) for t in templates]
+    for template in described:
+        if template["id"] in on_similar:
+            template["similar_record"] = on_similar[template["id"]]
     ranked = rank_templates(described, words_of(conversation))
     return [dict(m.template) for m in ranked[:limit]]

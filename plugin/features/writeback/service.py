@@ -22,6 +22,7 @@ import structlog
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from plugin.features.search.index import index_closed_session
 from plugin.features.writeback.gate import CheckedDocument
 from plugin.features.writeback.models import Writeback
 from plugin.features.writeback.outcomes import KINDS, status_not_applied, writeback_result
@@ -203,6 +204,7 @@ class PSAWritebackService:
         ai_session.closed_at = now
         await tx.flush()
         await bump_state_version(tx, ai_session.id)
+        await index_closed_session(tx, ai_session.id, markdown)
         return writeback_result(writeback, outcome)
 
     async def run(self, writeback_id: int) -> Step:
@@ -330,6 +332,7 @@ class PSAWritebackService:
                 .values(status=outcome, closed_at=now)
             )
             await bump_state_version(tx, writeback.session_id)
+            await index_closed_session(tx, writeback.session_id, writeback.markdown)
         for key, value in values.items():
             setattr(writeback, key, value)
         writeback.stage = WritebackStage.DONE

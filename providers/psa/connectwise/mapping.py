@@ -35,6 +35,7 @@ def ticket_from_cw(data: dict[str, Any]) -> Ticket:
         merged_parent_id=_int(merged.get("id")) if isinstance(merged, dict) else _int(merged),
         last_updated=info.get("lastUpdated"),
         updated_by=info.get("updatedBy"),
+        closed_date=data.get("closedDate"),
         raw=data,
     )
 

@@ -1,5 +1,6 @@
 """ConnectWise PSA provider: tickets, boards, statuses and notes, with the capabilities
-ConnectWise has declared beside them (signed callbacks, the hosted pod, set-up)."""
+ConnectWise has declared beside them (signed callbacks, the hosted pod, set-up, closed-ticket
+history, the knowledge base)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from providers.psa.base import (
 )
 from providers.psa.connectwise.client import ConnectWiseClient
 from providers.psa.connectwise.config import ConnectWiseConfig
+from providers.psa.connectwise.history import ConnectWiseHistory, ConnectWiseKnowledgeBase
 from providers.psa.connectwise.hosted_pod import ConnectWiseHostedPod
 from providers.psa.connectwise.mapping import (
     normalise_note_text,
@@ -44,6 +46,8 @@ class ConnectWiseProvider:
         self.callbacks = ConnectWiseCallbacks(config, self._client)
         self.pod = ConnectWiseHostedPod(config, self._client)
         self.setup = ConnectWiseSetup(config, self._client)
+        self.history = ConnectWiseHistory(self._client)
+        self.knowledge_base = ConnectWiseKnowledgeBase(self._client)
 
     async def aclose(self) -> None:
         await self._client.aclose()

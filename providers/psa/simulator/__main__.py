@@ -1,6 +1,7 @@
 """Run the ConnectWise simulator with the demo seed:
 
 python -m providers.psa.simulator --host 127.0.0.1 --port 8090 [--state-file sim.json] [--cloud]
+                                  [--history]
 
 With `--state-file`, the records are loaded from that file when it exists and saved to it
 after every change and when the simulator stops, so tickets, notes and registrations
@@ -31,6 +32,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8090)
     parser.add_argument("--state-file", type=Path, help="keep the records in this JSON file")
     parser.add_argument("--cloud", action="store_true", help="answer companyinfo as Cloud")
+    parser.add_argument(
+        "--history", action="store_true", help="add a few hundred closed tickets with notes"
+    )
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -38,7 +42,7 @@ def main(argv: list[str] | None = None) -> None:
     if state_file is not None and state_file.exists():
         state = SimulatorState.load(state_file)
     else:
-        state = SimulatorState.demo()
+        state = SimulatorState.demo(history=args.history)
     state.site_url = f"http://{args.host}:{args.port}"
     state.cloud = state.cloud or args.cloud
     print(

@@ -24,6 +24,7 @@ from providers.psa.simulator.context import STATE_KEY
 from providers.psa.simulator.dispatch import API_ROUTE, ApiRouter, api_entry, site_middleware
 from providers.psa.simulator.emitter import CallbackEmitter
 from providers.psa.simulator.hosted import HOSTED_ROUTES
+from providers.psa.simulator.knowledge_api import KNOWLEDGE_ROUTES
 from providers.psa.simulator.service_api import SERVICE_ROUTES
 from providers.psa.simulator.state import SimulatorState
 from providers.psa.simulator.system_api import SITE_ROUTES, SYSTEM_ROUTES
@@ -50,7 +51,8 @@ def create_simulator_app(
     app.router.add_routes(ADMIN_ROUTES)
     app.router.add_routes(HOSTED_ROUTES)  # the simulated ticket screen (pods)
     app.router.add_routes(SITE_ROUTES)
-    app.router.add_route("*", API_ROUTE, api_entry(ApiRouter(SERVICE_ROUTES + SYSTEM_ROUTES)))
+    api_routes = SERVICE_ROUTES + KNOWLEDGE_ROUTES + SYSTEM_ROUTES
+    app.router.add_route("*", API_ROUTE, api_entry(ApiRouter(api_routes)))
     return app
 
 

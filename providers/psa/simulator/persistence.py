@@ -22,7 +22,15 @@ if TYPE_CHECKING:
 FORMAT_VERSION = 1
 _IDENTITY = ("company_id", "public_key", "private_key", "client_id", "api_member_id", "cloud")
 # Records kept as ConnectWise JSON, by integer id.
-_RECORDS = ("companies", "contacts", "tickets", "notes", "callbacks", "hosted_setups")
+_RECORDS = (
+    "companies",
+    "contacts",
+    "tickets",
+    "notes",
+    "callbacks",
+    "hosted_setups",
+    "kb_articles",
+)
 
 
 def state_to_json(state: SimulatorState) -> dict[str, Any]:
@@ -44,7 +52,7 @@ def state_from_json(cls: type[SimulatorState], data: dict[str, Any]) -> Simulato
         raise ValueError(f"unknown simulator state format {data.get('format')!r}")
     state = cls(**{name: data[name] for name in _IDENTITY})
     for name in _RECORDS:
-        setattr(state, name, _by_int_id(data[name]))
+        setattr(state, name, _by_int_id(data.get(name, {})))  # files older than a record
     state.boards = {b["id"]: _board(b) for b in data["boards"]}
     state.members = {m["identifier"].lower(): SimMember(**m) for m in data["members"]}
     state.signing_keys = _by_int_id(data["signing_keys"])

@@ -9,6 +9,7 @@ HELP_DESK_BOARD_ID = 1
 ESCALATIONS_BOARD_ID = 2
 # Status ids are the board's base + the offsets in _STATUS_NAMES: Help Desk 1-7, Escalations 11-17.
 _STATUS_ID_BASE = {HELP_DESK_BOARD_ID: 0, ESCALATIONS_BOARD_ID: 10}
+CLOSED_STATUS_OFFSET = 6
 DEMO_MEMBER = "jsmith"
 DEMO_MEMBER_HASH = "jsmith-demo-hash-6b2f9d0e"
 DEMO_MEMBER_CONTEXT = "jsmith-demo-context-41c8a7d2"
@@ -175,6 +176,11 @@ _TICKETS = [
         "access to the projects@ shared mailbox and the Plans share.",
     ),
 ]
+
+
+def status_id(board_id: int, offset: int) -> int:
+    """The id of a board's status by its offset in _STATUS_NAMES (6 is "Closed")."""
+    return _STATUS_ID_BASE[board_id] + offset
 
 
 def seed_demo(state: SimulatorState) -> SimulatorState:

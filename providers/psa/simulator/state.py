@@ -61,6 +61,7 @@ class SimulatorState(TicketOperations, Registrations):
     members: dict[str, SimMember] = field(default_factory=dict)  # by lowercased identifier
     tickets: dict[int, dict[str, Any]] = field(default_factory=dict)
     notes: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # by ticket id
+    kb_articles: dict[int, dict[str, Any]] = field(default_factory=dict)
     callbacks: dict[int, dict[str, Any]] = field(default_factory=dict)
     hosted_setups: dict[int, dict[str, Any]] = field(default_factory=dict)
     signing_keys: dict[int, str] = field(default_factory=lambda: {1: secrets.token_urlsafe(32)})
@@ -80,11 +81,15 @@ class SimulatorState(TicketOperations, Registrations):
     next_id: int = field(default=90000, repr=False)  # the last id handed out
 
     @classmethod
-    def demo(cls) -> SimulatorState:
+    def demo(cls, *, history: bool = False) -> SimulatorState:
+        """The demo site; with `history`, a few hundred closed tickets with their notes."""
+        from providers.psa.simulator.history_seed import seed_history
         from providers.psa.simulator.seed import seed_demo
 
         state = cls()
         seed_demo(state)
+        if history:
+            seed_history(state)
         return state
 
     # --- identity ------------------------------------------------------------------------
