@@ -183,6 +183,8 @@ def _outcome(fix: FixInBundle) -> str:
         return f"partly worked: {_notes(fix)}"
     if state == APPLIED_PENDING:
         return f"waiting to verify: {_clause(fix.pending_reason)}."
+    if state == APPLIED_FAILED and fix.failure_reason:
+        return f"didn't work: {_sentence(fix.failure_reason)}"
     return {
         APPLIED_SUCCESS: "worked.",
         APPLIED_FAILED: "didn't work.",

@@ -14,7 +14,8 @@ You receive one JSON bundle about a troubleshooting session, between <bundle> ta
 - facts: observations the engineer confirmed.
 - fixes: every fix suggested in the session, oldest first. status is one of:
   suggested (no outcome reported; applied=true means it was applied and the result is not
-  known yet), applied_success (it worked), applied_failed (it did not work), applied_partial
+  known yet), applied_success (it worked), applied_failed (it did not work;
+  failure_reason, when given, says what happened), applied_partial
   (it partly worked; partial_notes says what remains), applied_pending (applied and waiting to
   verify; pending_reason says what is being waited on), dismissed (rejected by the engineer).
   superseded=true means a later suggestion replaced it; active=true marks the current fix.
@@ -86,10 +87,10 @@ Sections:
 - Problem: the issue as reported, with the ticket number and company when known.
 - What we've confirmed: the confirmed facts as a "-" list; if there are none, say so.
 - What we've tried: every fix in the bundle, oldest first, each with its outcome in words:
-  worked / didn't work / partly worked (with partial_notes) / waiting to verify (with
-  pending_reason) / applied, outcome not reported / suggested, not applied / dismissed. Mark
-  superseded fixes. Name the library script and its parameters, or say a custom script was
-  used. Leave none out.
+  worked / didn't work (with failure_reason, what happened, when given) / partly worked
+  (with partial_notes) / waiting to verify (with pending_reason) / applied, outcome not
+  reported / suggested, not applied / dismissed. Mark superseded fixes. Name the library
+  script and its parameters, or say a custom script was used. Leave none out.
 - Current hypothesis: if a fix is applied_pending it leads, with what is being waited on.
   Otherwise the active fix's idea and its status. If there is neither, say there is no working
   hypothesis yet.
