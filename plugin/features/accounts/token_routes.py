@@ -59,6 +59,21 @@ def _out(row: ApiToken) -> dict[str, Any]:
     }
 
 
+class MeOut(BaseModel):
+    account: str
+    role: str
+    kind: str
+    actor: str = Field(description="The ConnectWise member, or token:<id> for an API token")
+
+
+@routes.get("/api/v1/me", summary="Who this token is: account, role, member", response=MeOut)
+async def me(req: Req) -> MeOut:
+    caller = req.caller
+    return MeOut(
+        account=caller.account_slug, role=caller.role, kind=caller.kind, actor=caller.actor
+    )
+
+
 @routes.get(TOKENS, summary="The account's API tokens (admin)", auth="admin", response=TokenList)
 async def list_tokens(req: Req) -> TokenList:
     async with req.database.read() as db:
