@@ -49,7 +49,7 @@ class BuilderSource(BaseModel):
 class ProposalOut(BaseModel):
     name: str
     language: str
-    source_script: str = Field(description="The script the template is built from")
+    source_script: str = Field(description="The script the template is built from, redacted")
     templated_body: str
     parameters_schema: list[ParameterSpec]
     examples: dict[str, Any] = Field(
@@ -122,11 +122,13 @@ async def proposal(req: Req[BuilderSource, Any]) -> ProposalOut:
     script, language, name = await _source_script(req, req.body)
     extracted = await extract_template(req.llm, script, language)
     schema = extracted.parameters_schema
+    # The builder never needs a secret of the script: a detected one reaches it as
+    # '[REDACTED]' (made a sensitive parameter there); the round trip reads the real script.
     return ProposalOut(
         name=name,
         language=language,
-        source_script=script,
-        templated_body=extracted.templated_body,
+        source_script=redact_text(script),
+        templated_body=redact_text(extracted.templated_body),
         parameters_schema=schema,
         examples={
             spec.name: extracted.original_values[spec.name]

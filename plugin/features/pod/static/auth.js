@@ -182,7 +182,7 @@ export async function signInPage(role, { adminOnly } = {}) {
     status.hidden = !text;
     status.textContent = text || "";
   };
-  say("Signing in…");
+  say(hosted.framed ? "Connecting to ConnectWise…" : "Signing in…");
   try {
     const value = await signIn(role);
     say("");

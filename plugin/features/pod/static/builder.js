@@ -176,7 +176,9 @@ function newParamForm() {
     return;
   }
   const name = guessName(area.value, found.start);
-  const p = paramFromSpec({ name, type: guessType(found), required: true, sensitive: SECRET_NAME.test(name) }, found.original);
+  // A value the service redacted is a secret by definition.
+  const secret = SECRET_NAME.test(name) || found.literal.includes("[REDACTED]");
+  const p = paramFromSpec({ name, type: guessType(found), required: true, sensitive: secret }, found.original);
   if (p.sensitive) p.example = "";
   const slot = clear($("new-param"));
   const render = () => {
