@@ -319,3 +319,33 @@ async def test_builder_source_is_one_thing(client, engineer_headers, body):
         "/api/v1/scripts/builder/proposal", json=body, headers=engineer_headers
     )
     assert resp.status == 422
+
+
+async def test_builder_proposal_premarks_the_extracted_parameters(
+    llm_client, llm_headers, fake_anthropic
+):
+    script = "Restart-Service -Name 'Spooler'\n$pw = 'Winter2024!Sp00l'"
+    answer = {
+        "templated_body": "Restart-Service -Name {{service}}\n$pw = {{pw}}",
+        "parameters": [
+            {"name": "service", "type": "name", "required": True, "original_value": "Spooler"},
+            {
+                "name": "pw",
+                "type": "string",
+                "required": True,
+                "sensitive": True,
+                "original_value": "[REDACTED]",
+            },  # fmt: skip
+        ],
+    }
+    fake_anthropic.script(fake_anthropic.text(json.dumps(answer)))
+    resp = await llm_client.post(
+        "/api/v1/scripts/builder/proposal",
+        json={"script": script, "language": "powershell"},
+        headers=llm_headers,
+    )
+    proposal = await resp.json()
+    assert proposal["fell_back"] is False, proposal["reason"]
+    assert [p["name"] for p in proposal["parameters_schema"]] == ["service", "pw"]
+    assert proposal["examples"] == {"service": "Spooler"}  # never the secret's
+    assert "Winter2024" not in json.dumps(proposal)
