@@ -257,6 +257,16 @@ async def test_admin_page_sets_a_board_status_used_by_resolve(browser, database_
             "aria-invalid", "true"
         )
 
+        # API tokens: created (shown once), listed, revoked; the doctor's checks.
+        await admin.get_by_label("Name", exact=True).fill("nightly export")
+        await admin.get_by_role("button", name="Create token").click()
+        await expect(admin.locator("#new-token")).to_contain_text("fxp_")
+        row = admin.locator("#tokens tr", has_text="nightly export")
+        await row.get_by_role("button", name="Revoke token nightly export").click()
+        await expect(row).to_contain_text("revoked")
+        await admin.get_by_role("button", name="Run the checks").click()
+        await expect(admin.locator("#doctor .doctor-line.ok").first).to_be_visible()
+
         # A board-2 ticket resolved: ConnectWise shows the board's own status.
         engineer = await env.token("engineer")
         ai_session = await env.call(

@@ -117,11 +117,11 @@ async function save(button) {
   }, { busyText: "Saving…" });
 }
 
-function tokenRow(token) {
+function tokenRow(token, own) {
   return el("tr", { "data-token": String(token.id) },
     el("td", { text: token.name }), el("td", { text: token.role }), el("td", {}, el("code", { text: token.prefix })),
     el("td", { text: token.revoked_at ? "revoked" : token.last_used_at ? new Date(token.last_used_at).toLocaleString() : "never" }),
-    el("td", {}, token.revoked_at ? null : el("button", {
+    el("td", {}, own ? el("span", { class: "muted small", text: "this session" }) : token.revoked_at ? null : el("button", {
       type: "button",
       class: "btn small link",
       text: "Revoke",
@@ -133,9 +133,12 @@ function tokenRow(token) {
     })));
 }
 
+let ownToken = null; // "token:<id>" when signed in with an API token: not revocable here
+
 async function loadTokens() {
+  if (ownToken === null) ownToken = (await api("GET", "api/v1/me")).actor;
   const page = await api("GET", "api/v1/admin/tokens");
-  clear($("tokens")).append(...(page.items || []).map(tokenRow));
+  clear($("tokens")).append(...(page.items || []).map((t) => tokenRow(t, ownToken === `token:${t.id}`)));
 }
 
 async function runDoctor(button) {

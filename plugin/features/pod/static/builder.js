@@ -48,9 +48,11 @@ function guessName(value, start) {
   return unique.slice(0, 64);
 }
 
-function guessType(found) {
+function guessType(found, name) {
   if (!found.quoted && /^-?\d+$/.test(found.literal)) return "integer";
   if (!found.quoted && /^\$?(true|false)$/i.test(found.literal)) return "boolean";
+  // One host, service or account: the name type refuses wildcards and leading dashes.
+  if (/computer|host|server|service|user|account/i.test(name) && !SECRET_NAME.test(name)) return "name";
   return "string";
 }
 
@@ -178,7 +180,7 @@ function newParamForm() {
   const name = guessName(area.value, found.start);
   // A value the service redacted is a secret by definition.
   const secret = SECRET_NAME.test(name) || found.literal.includes("[REDACTED]");
-  const p = paramFromSpec({ name, type: guessType(found), required: true, sensitive: secret }, found.original);
+  const p = paramFromSpec({ name, type: guessType(found, name), required: true, sensitive: secret }, found.original);
   if (p.sensitive) p.example = "";
   const slot = clear($("new-param"));
   const render = () => {
