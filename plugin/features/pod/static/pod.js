@@ -42,9 +42,10 @@ async function openSession(forceNew) {
   }
   if (!found) found = await api("POST", "api/v1/ai-sessions", { title: `Ticket #${ticketId}`, psa_ticket_id: ticketId });
   store.set({ session: found, facts: [], checks: [], similar: null });
+  // Shown once the conversation is in: a message sent before would be overwritten by it.
+  await Promise.all([loadMessages(), loadFacts(), loadChecks()]);
   setConnection("");
   $("main").hidden = false;
-  await Promise.all([loadMessages(), loadFacts(), loadChecks()]);
 }
 
 let starting = false;
