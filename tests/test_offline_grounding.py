@@ -72,6 +72,17 @@ def test_a_dismissed_fix_and_the_current_fix_are_not_proposed_again():
     assert "already the current fix" in reply
 
 
+def test_why_a_fix_is_not_proposed_again_says_the_most_about_it():
+    said = "print queue stuck. I already restarted the spooler, no luck"
+    current = {"template_id": SPOOLER["id"], "status": "suggested", "active": True}
+    assert "you said you already tried it" in compose_chat_reply(
+        request(said, session_fixes=[current])
+    )
+    failed = {"template_id": SPOOLER["id"], "status": "applied_failed", "active": False}
+    reply = compose_chat_reply(request(said, session_fixes=[failed, current]))
+    assert "didn't work earlier in this session" in reply
+
+
 def test_that_didnt_work_rules_out_what_the_assistant_proposed_just_before():
     first = compose_chat_reply(request("Outlook won't open, the profile looks corrupt"))
     assert suggested_id(first) == BY_SLUG["rebuild-outlook-profile"]["id"]

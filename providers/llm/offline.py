@@ -214,16 +214,18 @@ _CURRENT_FIX = "it is already the current fix: record how it went first"
 
 
 def ruled_out_templates(request: LLMRequest, templates: Sequence[Mapping[str, Any]]) -> dict:
-    """template id → why it must not be suggested again in this session."""
+    """template id → why it must not be suggested again in this session: it failed or was
+    turned down, else the engineer says they tried it, else it is the current fix."""
+    fixes = [f for f in request.context.get("session_fixes") or [] if f.get("template_id")]
     reasons: dict[Any, str] = {}
-    for fix in request.context.get("session_fixes") or []:
-        reason = _NOT_AGAIN_BECAUSE.get(fix.get("status"))
-        if reason is None and fix.get("active"):
-            reason = _CURRENT_FIX
-        if reason is not None and fix.get("template_id") is not None:
-            reasons[fix["template_id"]] = reason  # the latest fix of a template decides
+    for fix in fixes:
+        if fix.get("status") in _NOT_AGAIN_BECAUSE:
+            reasons.setdefault(fix["template_id"], _NOT_AGAIN_BECAUSE[fix["status"]])
     for template in tried_templates(_turns(request), templates):
         reasons.setdefault(template.get("id"), _ALREADY_TRIED)
+    for fix in fixes:
+        if fix.get("active"):
+            reasons.setdefault(fix["template_id"], _CURRENT_FIX)
     return reasons
 
 
