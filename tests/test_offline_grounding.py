@@ -245,3 +245,32 @@ async def test_the_provider_reply_carries_the_strength_based_confidence():
     assert found is not None
     expected = confidence_for(match_strength(SPOOLER, words_of("print spooler stuck, print queue")))
     assert found["confidence"] == expected
+
+
+async def test_chat_through_the_service_does_not_repeat_a_fix_that_failed(client, engineer_headers):
+    async with db_of(client).write() as tx:
+        account = await get_account_by_slug(tx, "default")
+        await load_shipped_library(tx, account.id, shipped_library())
+    s = await new_session(client, engineer_headers)
+    base = f"/api/v1/ai-sessions/{s['id']}"
+
+    async def say(text: str) -> dict[str, Any]:
+        resp = await client.post(
+            f"{base}/messages", json={"content": text}, headers=engineer_headers
+        )
+        assert resp.status == 200, await resp.text()
+        return await resp.json()
+
+    first = await say("The print queue is stuck, nothing prints")
+    fix = first["suggested_fix"]
+    assert fix["title"] == SPOOLER["name"]
+    fixes = f"{base}/suggested-fixes/{fix['id']}"
+    assert (await client.post(f"{fixes}/apply", headers=engineer_headers)).status == 200
+    resp = await client.patch(
+        f"{fixes}/outcome", json={"outcome": "applied_failed"}, headers=engineer_headers
+    )
+    assert resp.status == 200
+
+    again = await say("The print queue is still stuck, nothing prints")
+    assert again["suggested_fix"] is None or again["suggested_fix"]["title"] != SPOOLER["name"]
+    assert "didn't work earlier in this session" in again["assistant_message"]["content"]

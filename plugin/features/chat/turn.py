@@ -121,6 +121,8 @@ class _TurnContext:
     fix: SuggestedFix | None
     templates: list[dict[str, Any]]
     similar: list[dict[str, Any]]
+    # The session's fixes, oldest first: what the offline assistant must not suggest again.
+    session_fixes: list[dict[str, Any]]
 
 
 async def build_request(
@@ -148,6 +150,7 @@ async def build_request(
             "engineer_messages": [
                 redact_text(m.content) for m in history if m.role == MessageRole.USER
             ],
+            "session_fixes": turn.session_fixes,
         },
     )
 
@@ -188,7 +191,17 @@ async def _load_context(
         if template is not None:
             described = template_for_prompt(template, {})
             templates.append({k: described[k] for k in _ACTIVE_TEMPLATE_FIELDS})
-    return _TurnContext(recent, facts, fix, templates, await _similar_evidence(db, ai_session))
+    fixes = await db.execute(
+        select(SuggestedFix)
+        .where(SuggestedFix.session_id == ai_session.id)
+        .order_by(SuggestedFix.id)
+    )
+    session_fixes = [
+        {"template_id": f.template_id, "status": f.status, "active": f.is_active}
+        for f in fixes.scalars()
+    ]
+    similar = await _similar_evidence(db, ai_session)
+    return _TurnContext(recent, facts, fix, templates, similar, session_fixes)
 
 
 async def _similar_evidence(db: AsyncSession, ai_session: AISession) -> list[dict[str, Any]]:
