@@ -42,6 +42,10 @@ PATHOLOGICAL = {
     "i.e. …": "password i.e. ",
     "log in as …": "log in as a with ",
     "repeated secret": "pw: Kx9#mm2 ",
+    "seed words": "abandon ",
+    "keyword lines": "password x\n",
+    "radius blocks": "radius server a\n key b\n",
+    "base64 blob": "MIIK" * 60 + " ",
 }
 
 
@@ -92,10 +96,14 @@ def measure(directory: Path, verbose: bool) -> tuple[float, float]:
     return recall, false_positives
 
 
-def seconds(text: str) -> float:
-    started = time.perf_counter()
-    redact_text(text)
-    return time.perf_counter() - started
+def seconds(text: str, runs: int = 3) -> float:
+    """The best of a few runs: the machine is shared, the slowest run measures the others."""
+    best = float("inf")
+    for _ in range(runs):
+        started = time.perf_counter()
+        redact_text(text)
+        best = min(best, time.perf_counter() - started)
+    return best
 
 
 def linearity() -> None:

@@ -88,7 +88,12 @@ async def test_proposes_the_best_matching_template() -> None:
     suggestion = suggestion_in(result.text)
     assert suggestion["template_id"] == 7
     assert suggestion["title"] == "Reset print spooler"
-    assert "print" in suggestion["summary"] and "queue" in suggestion["summary"]
+    # The summary says what the script does; how it matched is for the chat only.
+    assert (
+        suggestion["summary"] == "Stops the spooler service, clears stuck jobs and starts it again."
+    )
+    visible = MARKER.sub("", result.text)
+    assert '"print", "queue"' in visible
     assert 0 < suggestion["confidence"] <= CONFIDENCE_CAP < 100
     # Defaults are drafted; a sensitive parameter never is, even with a default.
     assert suggestion["parameters"] == {"clear_jobs": True}

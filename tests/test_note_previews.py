@@ -9,7 +9,12 @@ from datetime import UTC, datetime
 
 from plugin.app import create_app
 from plugin.features.notes.cache import CachedDocument, PreviewCache
-from plugin.features.notes.sections import ESCALATION_HEADINGS, RESOLUTION_HEADINGS, check_sections
+from plugin.features.notes.sections import (
+    ESCALATION_HEADINGS,
+    RESOLUTION_HEADINGS,
+    RESOLUTION_OPTIONAL,
+    check_sections,
+)
 from tests.fake_anthropic import FakeAnthropic
 from tests.helpers import db_of, insert_fix, new_session
 
@@ -217,7 +222,9 @@ async def test_missing_heading_twice_falls_back_to_offline(llm_client, llm_heade
     )
     note = await _preview(llm_client, llm_headers, s["id"])
     assert note["generator"] == "offline"
-    assert check_sections(note["markdown"], RESOLUTION_HEADINGS) == []
+    # No facts: the customer's note leaves "What we confirmed" out.
+    assert check_sections(note["markdown"], RESOLUTION_HEADINGS, RESOLUTION_OPTIONAL) == []
+    assert "## What we confirmed" not in note["markdown"]
     assert len(fake_anthropic.requests) == 2
     assert "Root cause" in fake_anthropic.requests[1]["body"]["messages"][-1]["content"]
 
@@ -239,7 +246,9 @@ async def test_llm_down_gives_the_offline_version_and_retries_later(
     fake_anthropic.script(*[FakeAnthropic.error(503)] * 3)
     note = await _preview(llm_client, llm_headers, s["id"])
     assert note["generator"] == "offline"
-    assert check_sections(note["markdown"], RESOLUTION_HEADINGS) == []
+    # No facts: the customer's note leaves "What we confirmed" out.
+    assert check_sections(note["markdown"], RESOLUTION_HEADINGS, RESOLUTION_OPTIONAL) == []
+    assert "## What we confirmed" not in note["markdown"]
     # The stand-in is not cached: once the LLM is back, the same state gets a real draft.
     fake_anthropic.script(FakeAnthropic.text(GOOD_NOTE))
     note = await _preview(llm_client, llm_headers, s["id"])

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from plugin.features.notes.bundle import FixInBundle, NoteBundle
+from plugin.features.notes.escalation import compose_escalation_package
 from plugin.features.notes.generator import DocumentKind, generate_document
-from plugin.features.notes.offline import compose_escalation_package, compose_resolution_note
+from plugin.features.notes.offline import compose_resolution_note
 from plugin.features.notes.prompts import (
     ESCALATION_SYSTEM_PROMPT,
     RESOLUTION_SYSTEM_PROMPT,

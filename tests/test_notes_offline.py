@@ -7,10 +7,12 @@ import json
 import pytest
 
 from plugin.features.notes.bundle import FixInBundle, GenerationInBundle, NoteBundle
-from plugin.features.notes.offline import compose_escalation_package, compose_resolution_note
+from plugin.features.notes.escalation import compose_escalation_package
+from plugin.features.notes.offline import compose_resolution_note
 from plugin.features.notes.sections import (
     ESCALATION_HEADINGS,
     RESOLUTION_HEADINGS,
+    RESOLUTION_OPTIONAL,
     check_sections,
     normalise,
 )
@@ -74,7 +76,7 @@ def section(markdown: str, heading: str) -> str:
 def assert_well_formed(bundle: NoteBundle) -> tuple[str, str]:
     note = compose_resolution_note(bundle)
     package = compose_escalation_package(bundle)
-    assert check_sections(note, RESOLUTION_HEADINGS) == []
+    assert check_sections(note, RESOLUTION_HEADINGS, RESOLUTION_OPTIONAL) == []
     assert check_sections(package, ESCALATION_HEADINGS) == []
     # Already in normal form: what the offline composer writes is what gets stored.
     assert normalise(note, RESOLUTION_HEADINGS) == note
@@ -85,11 +87,13 @@ def assert_well_formed(bundle: NoteBundle) -> tuple[str, str]:
 # --- offline composer --------------------------------------------------------------------
 
 
-def test_empty_session_still_has_every_section_with_honest_text():
+def test_empty_session_still_has_every_required_section_with_honest_text():
     note, package = assert_well_formed(NoteBundle(session_title=""))
 
-    assert section(note, "Problem") == "No problem description was recorded."
-    assert section(note, "What we confirmed") == "No findings were recorded."
+    # The customer's note says nothing it has nothing to say: no "none recorded" filler.
+    assert section(note, "Problem") == "The issue reported on this ticket."
+    assert "## What we confirmed" not in note
+    assert "recorded" not in note
     assert "not been confirmed" in section(note, "Root cause")
     assert "No fix has been applied yet" in section(note, "Resolution")
     assert section(package, "What we've tried") == "Nothing has been tried yet."
@@ -97,13 +101,13 @@ def test_empty_session_still_has_every_section_with_honest_text():
     assert "Gather more evidence" in section(package, "Suggested next steps")
 
 
-def test_no_facts_is_said_plainly_and_problem_falls_back_to_session_title():
+def test_no_facts_leaves_the_customer_section_out_and_problem_falls_back_to_title():
     bundle = make_bundle(facts=[], ticket_summary=None)
     note, package = assert_well_formed(bundle)
 
     assert section(note, "Problem") == "Printing broken."
-    assert section(note, "What we confirmed") == "No findings were recorded."
-    assert section(package, "What we've confirmed") == "No findings have been recorded yet."
+    assert "## What we confirmed" not in note
+    assert section(package, "What we've confirmed") == "Nothing has been confirmed yet."
     assert "Record confirmed findings" in section(package, "Suggested next steps")
 
 

@@ -125,7 +125,9 @@ PATTERNS = [
     ("Authorization: ABCDEFGHIJKLMNOPQRSTUVWXYZ0123", "Authorization: [REDACTED]"),
     ("key sk-ant-api03-abcdefghijklmnopqrstuvwxyz012345 here", "key [REDACTED] here"),
     ("OPENAI_KEY sk-proj-abcdefghijklmnopqrstuvwx", "OPENAI_KEY [REDACTED]"),
-    ("aws AKIAIOSFODNN7EXAMPLE id", "aws [REDACTED] id"),
+    ("aws AKIA2OGYBAH6STMMNXNN id", "aws [REDACTED] id"),
+    # AWS's documentation key is an example everyone pastes, not a credential.
+    ("aws AKIAIOSFODNN7EXAMPLE id", "aws AKIAIOSFODNN7EXAMPLE id"),
     ("gh ghp_" + "a1B2" * 9 + " token", "gh [REDACTED] token"),
     ("github_pat_11AB2CdEf3GhIjK4LmNoP5qRsT9uVw", "[REDACTED]"),
     ("slack xoxb-123456789012-abcdefghij", "slack [REDACTED]"),

@@ -51,14 +51,19 @@ async def _say(client, headers, sid, content):
     return await resp.json()
 
 
-async def _admin_headers(client) -> dict[str, str]:
+async def _reset_template(client) -> dict:
+    """The password-reset template, published by an admin of the default account."""
     from plugin.features.accounts.auth import create_token
     from plugin.kernel.tenancy import get_account_by_slug
 
     async with db_of(client).write() as tx:
         account = await get_account_by_slug(tx, "default")
         token, _ = await create_token(tx, account, role="admin")
-    return {"Authorization": f"Bearer {token}"}
+    resp = await client.post(
+        "/api/v1/scripts/templates", json=RESET_PW, headers={"Authorization": f"Bearer {token}"}
+    )
+    assert resp.status == 201, await resp.text()
+    return await resp.json()
 
 
 async def test_chat_a_caught_secret_never_reaches_the_llm_even_written_bare_later(
@@ -174,11 +179,7 @@ async def test_the_tickets_description_is_read_redacted_remembered_and_fenced(
 async def test_a_pasted_secret_fills_a_sensitive_parameter_and_never_reaches_the_llm(
     llm_client, llm_headers, fake_anthropic
 ):
-    template = await (
-        await llm_client.post(
-            "/api/v1/scripts/templates", json=RESET_PW, headers=await _admin_headers(llm_client)
-        )
-    ).json()
+    template = await _reset_template(llm_client)
     s = await new_session(llm_client, llm_headers)
     pasted = await llm_client.post(
         f"/api/v1/ai-sessions/{s['id']}/secrets",
@@ -219,11 +220,7 @@ async def test_a_pasted_secret_fills_a_sensitive_parameter_and_never_reaches_the
 
 
 async def test_secret_refs_are_checked(llm_client, llm_headers):
-    template = await (
-        await llm_client.post(
-            "/api/v1/scripts/templates", json=RESET_PW, headers=await _admin_headers(llm_client)
-        )
-    ).json()
+    template = await _reset_template(llm_client)
     s = await new_session(llm_client, llm_headers)
     other = await new_session(llm_client, llm_headers)
     pasted = await (
@@ -260,11 +257,7 @@ async def test_secret_refs_are_checked(llm_client, llm_headers):
 async def test_a_typed_sensitive_value_is_remembered_by_the_session(
     llm_client, llm_headers, fake_anthropic
 ):
-    template = await (
-        await llm_client.post(
-            "/api/v1/scripts/templates", json=RESET_PW, headers=await _admin_headers(llm_client)
-        )
-    ).json()
+    template = await _reset_template(llm_client)
     s = await new_session(llm_client, llm_headers)
     resp = await llm_client.post(
         "/api/v1/scripts/generate",

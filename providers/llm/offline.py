@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from providers.llm.attempts import symptom_text, tried_templates
 from providers.llm.base import (
     CallObserver,
     CallRecord,
@@ -24,6 +25,9 @@ from providers.llm.base import (
     Usage,
 )
 from providers.llm.observing import report_call
+from providers.llm.strength import CONFIDENCE_CAP as CONFIDENCE_CAP
+from providers.llm.strength import confidence_for, match_strength
+from providers.llm.words import match_words, terms_of, word_matches, words_of
 
 OFFLINE_NOTICE = (
     "Fixpilot is running offline (no Anthropic API key is configured, or the AI service is "
@@ -47,27 +51,8 @@ TRACK_RECORD_MIN_SUCCESS = 0.7
 # there more often than it worked is ranked after every other match.
 SIMILAR_WORKED_POINTS = 3  # as much as a matched keyword
 SIMILAR_MAX_POINTS = 6
-# Keyword matching never deserves full confidence.
-CONFIDENCE_BASE = 25
-CONFIDENCE_PER_POINT = 8
-CONFIDENCE_CAP = 70
-# Words shorter than this only match exactly (so "pc" does not match "pcie").
-MIN_PREFIX_MATCH = 4
 MAX_WORDS_SHOWN = 6
 
-STOPWORDS = frozenset(
-    """
-    a about after again all also am an and any are as at be been before being but by can
-    cannot cant could did didnt do does doesnt doing dont for from get gets getting got had
-    has have having he her here him his how i if im in into is isnt it its ive just keep
-    keeps me my no not now of off on once only or our out over please same she should so
-    some still t that the their them then there these they this those to too try tried
-    trying up us very was wasnt we were what when where which while who why will with wont
-    would you your
-    """.split()  # noqa: SIM905 - a word list reads better as text
-)
-
-_WORD = re.compile(r"[a-z0-9]+")
 # Only explicit "host: X" / "hostname is X" forms: "the computer is slow" names nothing.
 _VALUE = r"([A-Za-z0-9][\w.\-\\@]*[A-Za-z0-9])"
 _HOST_VALUE = re.compile(
@@ -84,23 +69,6 @@ _HOST_PARAM = re.compile(r"host|computer|machine|device|server|^pc$|pc_?name", r
 _USER_PARAM = re.compile(r"user|account|login|sam", re.IGNORECASE)
 
 
-def words_of(text: str) -> list[str]:
-    """Lowercased content words of `text`; apostrophes vanish so "can't" becomes "cant"."""
-    return [w for w in _WORD.findall(text.lower().replace("'", "")) if w not in STOPWORDS]
-
-
-def word_matches(word: str, said: Iterable[str]) -> str | None:
-    """The word the user said that matches `word` (equal, or one a prefix of the other:
-    print/printer/printing), or None."""
-    for candidate in said:
-        if candidate == word:
-            return candidate
-        shorter, longer = sorted((candidate, word), key=len)
-        if len(shorter) >= MIN_PREFIX_MATCH and longer.startswith(shorter):
-            return candidate
-    return None
-
-
 @dataclass(frozen=True)
 class TemplateMatch:
     template: Mapping[str, Any]
@@ -109,6 +77,8 @@ class TemplateMatch:
 
 
 def score_template(template: Mapping[str, Any], said: Sequence[str]) -> TemplateMatch:
+    # Filler ("help", "issue", "not working") never counts, on either side.
+    said = match_words(said)
     score = 0
     matched: dict[str, None] = {}  # ordered set
 
@@ -117,12 +87,12 @@ def score_template(template: Mapping[str, Any], said: Sequence[str]) -> Template
         return None if not phrase_words or None in hits else [h for h in hits if h]
 
     for keyword in template.get("keywords") or []:
-        hits = match_all(words_of(str(keyword)))
+        hits = match_all(terms_of(str(keyword)))
         if hits:
             score += KEYWORD_WEIGHT
             matched.update(dict.fromkeys(hits))
     for weight, field_name in ((NAME_WEIGHT, "name"), (DESCRIPTION_WEIGHT, "description")):
-        for word in dict.fromkeys(words_of(str(template.get(field_name) or ""))):
+        for word in dict.fromkeys(terms_of(str(template.get(field_name) or ""))):
             hit = word_matches(word, said)
             if hit:
                 score += weight
@@ -191,10 +161,6 @@ def _sort_id(template: Mapping[str, Any]) -> tuple[int, str]:
     return (template_id, "") if isinstance(template_id, int) else (0, str(template_id))
 
 
-def confidence_for(score: int) -> int:
-    return min(CONFIDENCE_CAP, CONFIDENCE_BASE + CONFIDENCE_PER_POINT * score)
-
-
 def drafted_parameters(template: Mapping[str, Any], conversation: str) -> dict[str, Any]:
     """Defaults, plus a hostname / username when the user wrote one out explicitly
     ("host: PC-042", "username is jdoe"). Sensitive parameters are never filled."""
@@ -230,18 +196,28 @@ def compose_chat_reply(request: LLMRequest) -> str:
         m["content"] for m in request.messages if m.get("role") == "user"
     ]
     templates = request.context.get("templates") or []
+    # What failed, was turned down or was already tried is never proposed again.
+    ruled_out = ruled_out_templates(request, templates)
+    candidates = [t for t in templates if t.get("id") not in ruled_out]
     # The latest message is what the engineer asks about now; the whole conversation is
     # the fallback when it alone matches nothing (e.g. "that didn't work").
-    ranked = rank_templates(templates, words_of(user_texts[-1]) if user_texts else [])
+    # Only what describes the problem counts, not "I already checked DNS".
+    symptoms = [symptom_text(text) for text in user_texts]
+    said = words_of(symptoms[-1]) if symptoms else []
+    ranked = rank_templates(candidates, said)
     if not ranked:
-        said = list(dict.fromkeys(w for text in user_texts for w in words_of(text)))
-        ranked = rank_templates(templates, said)
+        said = list(dict.fromkeys(w for text in symptoms for w in words_of(text)))
+        ranked = rank_templates(candidates, said)
+    not_again = _not_again(templates, ruled_out, said)
     if not ranked:
-        return (
-            f"{OFFLINE_NOTICE}\n\n"
-            "No library template matched this conversation. Could you add more detail: the "
-            "exact error text, the affected user and host, and what changed recently?\n\n"
-            f"[CHECKS]{json.dumps(list(FIRST_CHECKS))}[/CHECKS]"
+        return "\n\n".join(
+            [
+                OFFLINE_NOTICE,
+                *not_again,
+                "No library template matched this conversation. Could you add more detail: "
+                "the exact error text, the affected user and host, and what changed recently?",
+                f"[CHECKS]{json.dumps(list(FIRST_CHECKS))}[/CHECKS]",
+            ]
         )
     best, others = ranked[0], ranked[1:3]
     name = str(best.template.get("name") or f"template {best.template.get('id')}")
@@ -254,14 +230,14 @@ def compose_chat_reply(request: LLMRequest) -> str:
     evidence = similar_evidence(best.template)
     suggestion = {
         "title": name,
-        "summary": f"The library template {name} matches what you described ({matched})."
-        + (f" {evidence}" if evidence else ""),
-        "confidence": confidence_for(best.score),
+        "summary": what_it_does(best.template) + (f" {evidence}" if evidence else ""),
+        "confidence": confidence_for(match_strength(best.template, said)),
         "template_id": best.template.get("id"),
         "parameters": drafted_parameters(best.template, "\n".join(user_texts)),
     }
     parts = [
         OFFLINE_NOTICE,
+        *not_again,
         f"The closest library template is **{name}**, matching {matched}. Check that it fits "
         "before running it." + (f" {evidence}" if evidence else ""),
     ]
@@ -270,6 +246,65 @@ def compose_chat_reply(request: LLMRequest) -> str:
         parts.append(f"Other possible matches: {other_names}.")
     parts.append(f"[SUGGEST_FIX]{json.dumps(suggestion, sort_keys=True)}[/SUGGEST_FIX]")
     return "\n\n".join(parts)
+
+
+def what_it_does(template: Mapping[str, Any]) -> str:
+    """The suggestion's summary: what the script does, in the library's words (how it was
+    matched is for the chat, never for a note)."""
+    description = " ".join(str(template.get("description") or "").split())
+    first = re.split(r"(?<=[.!?])\s", description, maxsplit=1)[0]
+    return first or f"Runs the library script {template.get('name')}."
+
+
+# Why a session's fix rules its template out (context "session_fixes": template_id, status,
+# active — the session's fixes, oldest first).
+_NOT_AGAIN_BECAUSE = {
+    "applied_failed": "it didn't work earlier in this session",
+    "dismissed": "it was turned down earlier in this session",
+}
+_ALREADY_TRIED = "you said you already tried it"
+_CURRENT_FIX = "it is already the current fix: record how it went first"
+
+
+def ruled_out_templates(request: LLMRequest, templates: Sequence[Mapping[str, Any]]) -> dict:
+    """template id → why it must not be suggested again in this session: it failed or was
+    turned down, else the engineer says they tried it, else it is the current fix."""
+    fixes = [f for f in request.context.get("session_fixes") or [] if f.get("template_id")]
+    reasons: dict[Any, str] = {}
+    for fix in fixes:
+        if fix.get("status") in _NOT_AGAIN_BECAUSE:
+            reasons.setdefault(fix["template_id"], _NOT_AGAIN_BECAUSE[fix["status"]])
+    for template in tried_templates(_turns(request), templates):
+        reasons.setdefault(template.get("id"), _ALREADY_TRIED)
+    for fix in fixes:
+        if fix.get("active"):
+            reasons.setdefault(fix["template_id"], _CURRENT_FIX)
+    return reasons
+
+
+def _turns(request: LLMRequest) -> list[tuple[str, str]]:
+    """(the assistant's reply before, the engineer's message), oldest first. The latest
+    engineer text is taken from the context when given: the service puts the session's
+    context in front of it in the messages."""
+    turns, before = [], ""
+    for message in request.messages:
+        if message.get("role") == "assistant":
+            before = message["content"]
+        else:
+            turns.append((before, message["content"]))
+    engineer = request.context.get("engineer_messages") or []
+    if turns and engineer:
+        turns[-1] = (turns[-1][0], engineer[-1])
+    return turns
+
+
+def _not_again(templates: Sequence[Mapping[str, Any]], ruled_out: dict, said: Sequence[str]):
+    """A sentence naming the templates that would have matched but are ruled out."""
+    skipped = [
+        f"**{m.template.get('name')}** ({ruled_out[m.template.get('id')]})"
+        for m in rank_templates([t for t in templates if t.get("id") in ruled_out], said)
+    ]
+    return [f"Not suggesting again: {'; '.join(skipped)}."] if skipped else []
 
 
 class OfflineProvider:

@@ -24,6 +24,7 @@ from plugin.features.fixes.models import SuggestedFix
 from plugin.features.fixes.service import NewSuggestion, active_fix, fix_out, suggest, transition
 from plugin.features.scripts.models import ScriptTemplate
 from plugin.features.scripts.track_record import matching_templates, template_for_prompt
+from plugin.features.search.service import similar_for_prompt
 from plugin.features.sessions.models import Fact, Message
 from plugin.features.sessions.service import message_out
 from plugin.kernel.ai_sessions import (
@@ -121,6 +122,9 @@ class _TurnContext:
     facts: list[str]
     fix: SuggestedFix | None
     templates: list[dict[str, Any]]
+    similar: list[dict[str, Any]]
+    # The session's fixes, oldest first: what the offline assistant must not suggest again.
+    session_fixes: list[dict[str, Any]]
 
 
 async def build_request(
@@ -134,6 +138,7 @@ async def build_request(
         facts=[redact_text(f) for f in turn.facts],
         active_fix=_fix_for_prompt(turn.fix),
         templates=turn.templates,
+        similar=turn.similar,
     )
     messages = _alternating(history)
     messages[-1]["content"] = f"{redact_text(context)}\n\n# Engineer\n{messages[-1]['content']}"
@@ -147,6 +152,7 @@ async def build_request(
             "engineer_messages": [
                 redact_text(m.content) for m in history if m.role == MessageRole.USER
             ],
+            "session_fixes": turn.session_fixes,
         },
     )
 
@@ -187,7 +193,27 @@ async def _load_context(
         if template is not None:
             described = template_for_prompt(template, {})
             templates.append({k: described[k] for k in _ACTIVE_TEMPLATE_FIELDS})
-    return _TurnContext(recent, facts, fix, templates)
+    fixes = await db.execute(
+        select(SuggestedFix)
+        .where(SuggestedFix.session_id == ai_session.id)
+        .order_by(SuggestedFix.id)
+    )
+    session_fixes = [
+        {"template_id": f.template_id, "status": f.status, "active": f.is_active}
+        for f in fixes.scalars()
+    ]
+    similar = await _similar_evidence(db, ai_session)
+    return _TurnContext(recent, facts, fix, templates, similar, session_fixes)
+
+
+async def _similar_evidence(db: AsyncSession, ai_session: AISession) -> list[dict[str, Any]]:
+    """The top similar resolved tickets; the turn goes on without them when search fails
+    (logged: the engineer still gets an answer)."""
+    try:
+        return [evidence.as_prompt() for evidence in await similar_for_prompt(db, ai_session)]
+    except Exception as exc:  # search is an aid to the answer, never a reason to fail it
+        log.warning("similar_evidence_unavailable", error=type(exc).__name__)
+        return []
 
 
 _ACTIVE_TEMPLATE_FIELDS = ("id", "name", "description", "parameters_schema", "language")

@@ -13,7 +13,9 @@ from dataclasses import dataclass, field, replace
 import structlog
 
 from plugin.features.notes.bundle import NoteBundle
-from plugin.features.notes.offline import compose_escalation_package, compose_resolution_note
+from plugin.features.notes.customer_grade import customer_grade
+from plugin.features.notes.escalation import compose_escalation_package
+from plugin.features.notes.offline import compose_resolution_note
 from plugin.features.notes.prompts import (
     ESCALATION_SYSTEM_PROMPT,
     RESOLUTION_SYSTEM_PROMPT,
@@ -23,6 +25,7 @@ from plugin.features.notes.prompts import (
 from plugin.features.notes.sections import (
     ESCALATION_HEADINGS,
     RESOLUTION_HEADINGS,
+    RESOLUTION_OPTIONAL,
     check_sections,
     normalise,
 )
@@ -52,11 +55,18 @@ class _KindSpec:
     headings: list[str]
     system_prompt: str
     compose_offline: Callable[[NoteBundle], str]
+    optional: frozenset[str] = frozenset()
+    # Read by the customer: written from the bundle's customer view, and graded after.
+    for_customer: bool = False
 
 
 _SPECS = {
     DocumentKind.RESOLUTION_NOTE: _KindSpec(
-        RESOLUTION_HEADINGS, RESOLUTION_SYSTEM_PROMPT, compose_resolution_note
+        RESOLUTION_HEADINGS,
+        RESOLUTION_SYSTEM_PROMPT,
+        compose_resolution_note,
+        optional=RESOLUTION_OPTIONAL,
+        for_customer=True,
     ),
     DocumentKind.ESCALATION_PACKAGE: _KindSpec(
         ESCALATION_HEADINGS, ESCALATION_SYSTEM_PROMPT, compose_escalation_package
@@ -70,8 +80,10 @@ async def generate_document(
     """The document for `bundle`: the LLM's, when it has the required structure (after at
     most one corrective retry), else the offline composer's. Never raises `LLMError`."""
     spec = _SPECS[kind]
+    if spec.for_customer:
+        bundle = bundle.customer_view()
     if llm.name == OFFLINE:
-        return GeneratedDocument(spec.compose_offline(bundle), OFFLINE)
+        return GeneratedDocument(_offline(spec, bundle), OFFLINE)
 
     request = LLMRequest(
         kind=kind.value,
@@ -83,7 +95,7 @@ async def generate_document(
     problems: list[str] = []
     try:
         result = await llm.generate(request)
-        markdown, problems = _checked(result, spec)
+        markdown, problems = _checked(result, spec, llm, bundle)
         if not problems:
             return GeneratedDocument(markdown, result.generator)
         log.info("notes.corrective_retry", kind=kind.value, provider=llm.name, problems=problems)
@@ -96,7 +108,7 @@ async def generate_document(
             ],
         )
         result = await llm.generate(retry)
-        markdown, problems = _checked(result, spec)
+        markdown, problems = _checked(result, spec, llm, bundle)
         if not problems:
             return GeneratedDocument(markdown, result.generator)
     except LLMError as exc:
@@ -107,7 +119,7 @@ async def generate_document(
             reason="llm_error",
             error=type(exc).__name__,
         )
-        return GeneratedDocument(spec.compose_offline(bundle), OFFLINE, problems, "llm_error")
+        return GeneratedDocument(_offline(spec, bundle), OFFLINE, problems, "llm_error")
 
     log.warning(
         "notes.offline_fallback",
@@ -116,9 +128,38 @@ async def generate_document(
         reason="bad_structure",
         problems=problems,
     )
-    return GeneratedDocument(spec.compose_offline(bundle), OFFLINE, problems, "bad_structure")
+    return GeneratedDocument(_offline(spec, bundle), OFFLINE, problems, "bad_structure")
 
 
-def _checked(result: LLMResult, spec: _KindSpec) -> tuple[str, list[str]]:
+def _offline(spec: _KindSpec, bundle: NoteBundle) -> str:
+    markdown = spec.compose_offline(bundle)
+    if spec.for_customer:
+        graded = customer_grade(
+            markdown, optional=spec.optional, customer_words=bundle.customer_words()
+        )
+        markdown = normalise(graded, spec.headings)
+    return markdown
+
+
+def _checked(
+    result: LLMResult, spec: _KindSpec, llm: LLMProvider, bundle: NoteBundle
+) -> tuple[str, list[str]]:
     markdown = normalise(result.text, spec.headings)
-    return markdown, check_sections(markdown, spec.headings)
+    if not spec.for_customer:
+        return markdown, check_sections(markdown, spec.headings)
+    # The prompt says the same, but a model may not obey: its own name included.
+    names = [name for name in (llm.model, result.model) if name and name != OFFLINE]
+    graded = normalise(
+        customer_grade(
+            markdown, also=names, optional=spec.optional, customer_words=bundle.customer_words()
+        ),
+        spec.headings,
+    )
+    problems = check_sections(graded, spec.headings, spec.optional)
+    if problems and graded != markdown:
+        problems.append(
+            "some sentences were removed because a customer must not read them (keywords, "
+            "match explanations, confidence, generator or model names, or filler such as "
+            '"none recorded"): leave such things out'
+        )
+    return graded, problems

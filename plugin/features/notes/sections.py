@@ -7,9 +7,11 @@ them. Lines inside fenced code blocks are never headings (a PowerShell `# commen
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 RESOLUTION_HEADINGS = ["Problem", "What we confirmed", "Root cause", "Resolution"]
+# A customer note leaves out what it has nothing to say in, rather than saying "none".
+RESOLUTION_OPTIONAL = frozenset({"What we confirmed"})
 ESCALATION_HEADINGS = [
     "Problem",
     "What we've confirmed",
@@ -24,11 +26,14 @@ _CLOSING_HASHES = re.compile(r"(?:^|[ \t]+)#+$")
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'"})
 
 
-def check_sections(markdown: str, headings: Sequence[str]) -> list[str]:
+def check_sections(
+    markdown: str, headings: Sequence[str], optional: Collection[str] = ()
+) -> list[str]:
     """What is wrong with the document's structure; an empty list means it is acceptable.
 
     Headings match ignoring case, curly apostrophes, emphasis and a trailing colon; pass the
-    text through `normalise(markdown, headings)` to make them exact.
+    text through `normalise(markdown, headings)` to make them exact. An `optional` heading
+    may be left out, but when present it has content like any other.
     """
     lines = markdown.splitlines()
     if not markdown.strip():
@@ -58,7 +63,9 @@ def check_sections(markdown: str, headings: Sequence[str]) -> list[str]:
             seen.append(heading)
             section_starts[heading] = index
 
-    problems.extend(f"missing heading '## {h}'" for h in headings if h not in seen)
+    problems.extend(
+        f"missing heading '## {h}'" for h in headings if h not in seen and h not in optional
+    )
 
     in_required_order = [h for h in headings if h in seen]
     if seen != in_required_order:
@@ -104,6 +111,20 @@ def normalise(markdown: str, headings: Sequence[str] | None = None) -> str:
                 continue
         out.append(line)
     return "\n".join(out).strip() + "\n"
+
+
+def drop_empty_sections(markdown: str, headings: Collection[str]) -> str:
+    """`markdown` without those of `headings` whose section has nothing in it."""
+    lines = markdown.splitlines()
+    wanted = {_heading_key(h) for h in headings}
+    found = _top_level_headings(lines)
+    dropped: set[int] = set()
+    for index, (line_no, _, text) in enumerate(found):
+        end = found[index + 1][0] if index + 1 < len(found) else len(lines)
+        body = lines[line_no + 1 : end]
+        if _heading_key(text) in wanted and not any(line.strip() for line in body):
+            dropped.update(range(line_no, end))
+    return "\n".join(line for n, line in enumerate(lines) if n not in dropped) + "\n"
 
 
 def _top_level_headings(lines: list[str]) -> list[tuple[int, int, str]]:

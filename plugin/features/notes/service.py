@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,13 +14,19 @@ from plugin.features.notes.bundle import FixInBundle, GenerationInBundle, NoteBu
 from plugin.features.notes.cache import CachedDocument, PreviewCache
 from plugin.features.notes.generator import generate_document
 from plugin.features.scripts.models import ScriptGeneration, ScriptTemplate
-from plugin.features.sessions.models import Fact
+from plugin.features.sessions.models import Fact, Message
 from plugin.kernel.ai_sessions import AISession, get_ai_session
 from plugin.kernel.db import Database
 from plugin.kernel.llm import CallScope, call_scope
 from plugin.kernel.redaction import redact_sensitive, redact_text
-from plugin.kernel.states import DocumentKind
+from plugin.kernel.states import DocumentKind, MessageRole
 from providers.llm import LLMProvider
+
+# The chat a note may draw on: the engineer's latest messages, within a budget.
+CHAT_MESSAGES = 40
+CHAT_MESSAGE_CHARS = 1500
+CHAT_TOTAL_CHARS = 12_000
+OPEN_QUESTION_CHARS = 300
 
 
 @dataclass(frozen=True)
@@ -48,6 +55,7 @@ async def build_bundle(db: AsyncSession, ai_session: AISession) -> NoteBundle:
         ).scalars()
     }
     context = ai_session.ticket_context or {}
+    chat, open_question = await _chat(db, ai_session.id)
     return NoteBundle(
         session_title=redact_text(ai_session.title),
         ticket_id=ai_session.psa_ticket_id,
@@ -56,7 +64,48 @@ async def build_bundle(db: AsyncSession, ai_session: AISession) -> NoteBundle:
         facts=[redact_text(f) for f in facts],
         fixes=[_fix(f, templates.get(f.template_id)) for f in fixes],
         generations=[_generation(g, templates.get(g.template_id)) for g in generations],
+        chat=chat,
+        open_question=open_question,
     )
+
+
+async def _chat(db: AsyncSession, ai_session_id: int) -> tuple[list[str], str | None]:
+    """The engineer's latest messages (oldest first, within the budget), and the question
+    the assistant asked last when nobody has answered it yet."""
+    newest = (
+        await db.execute(
+            select(Message.role, Message.content)
+            .where(Message.session_id == ai_session_id)
+            .order_by(Message.id.desc())
+            .limit(1)
+        )
+    ).first()
+    open_question = None
+    if newest is not None and newest.role == MessageRole.ASSISTANT:
+        open_question = _last_question(newest.content)
+    rows = (
+        await db.execute(
+            select(Message.content)
+            .where(Message.session_id == ai_session_id, Message.role == MessageRole.USER)
+            .order_by(Message.id.desc())
+            .limit(CHAT_MESSAGES)
+        )
+    ).scalars()
+    chat: list[str] = []
+    used = 0
+    for content in rows:
+        text = redact_text(content[:CHAT_MESSAGE_CHARS])
+        if chat and used + len(text) > CHAT_TOTAL_CHARS:
+            break
+        chat.append(text)
+        used += len(text)
+    chat.reverse()
+    return chat, open_question
+
+
+def _last_question(text: str) -> str | None:
+    questions = [s for s in re.split(r"(?<=[.!?])\s+", text.strip()) if s.endswith("?")]
+    return redact_text(questions[-1][:OPEN_QUESTION_CHARS]) if questions else None
 
 
 async def _session_rows(

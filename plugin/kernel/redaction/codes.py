@@ -11,18 +11,22 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from mnemonic import Mnemonic
+
 from plugin.kernel.redaction.findings import Finding, span
+
+_BIP39 = frozenset(Mnemonic("english").wordlist)
 
 _HEADING = re.compile(
     r"(?i)\b(?:(?:backup|recovery|bypass|emergency|scratch|reset|one-time|verification|"
-    r"mfa|2fa|2-step|two-factor)[ \t]+codes?|(?:mfa|totp|otp|2fa|authenticator)[ \t]+"
-    r"(?:seed|secret))\b([^\n]*)"
+    r"mfa|2fa|2-step|two-factor)[ \t_\-]+codes?|(?:mfa|totp|otp|2fa|authenticator)[ \t]+"
+    r"(?:seed|secret)|(?:setup|manual[ \t]+entry|totp|2fa|mfa)[ \t]+key)\b([^\n]*)"
 )
 _ONE_CODE = (
     r"\d{3,10}(?:[ \t]\d{3,10})?"  # 5289 9319, 84712093
     r"|[A-Za-z0-9]{3,6}(?:-[A-Za-z0-9]{3,6}){1,7}"  # aXq7-29kL-m3Tz
     r"|[A-Za-z0-9]{4}(?:[ \t][A-Za-z0-9]{4}){2,15}"  # k7qm 2zrx vlp9 tw4b (base32 seeds)
-    r"|[A-Za-z0-9]{6,16}"  # 5QKXZ7M2RV, 84hq2kzt
+    r"|[A-Za-z0-9]{6,40}"  # 5QKXZ7M2RV, 84hq2kzt, a 32-character recovery code
 )
 _CODE = re.compile(rf"(?<![\w-])({_ONE_CODE})(?![\w-])")
 # A line of nothing but (numbered) codes: "1. 5289 9319   2. 2042 2661".
@@ -39,17 +43,51 @@ def detect(text: str) -> Iterator[Finding | None]:
         colon = heading.group(1).rfind(":")
         if colon >= 0:
             yield from _codes_in(text, rest_start + colon + 1, heading.end(1))
-        position = heading.end() + 1
-        while position < len(text):
-            line_end = text.find("\n", position)
-            line_end = len(text) if line_end < 0 else line_end
-            line = text[position:line_end]
-            if not line.strip() or not _CODE_LINE.fullmatch(line):
-                break
-            yield from _codes_in(text, position, line_end)
-            position = line_end + 1
+        yield from _code_lines(text, heading.end() + 1)
     for match in _PHRASE.finditer(text):
         yield span(text, *match.span(1), "recovery_code")
+    yield from _seed_words(text)
+
+
+_WORD = re.compile(r"\b[a-z]{3,8}\b")
+
+
+def _seed_words(text: str) -> Iterator[Finding | None]:
+    """Twelve or more BIP39 words in a row (a wallet's recovery phrase), with or without a
+    heading: the word list is precise enough on its own."""
+    run_start = run_end = -1
+    count = 0
+    for match in _WORD.finditer(text):
+        between = text[run_end : match.start()] if count else ""
+        if match.group(0) in _BIP39 and (not count or between.strip(" \t\r\n,") == ""):
+            run_start = match.start() if not count else run_start
+            run_end, count = match.end(), count + 1
+            continue
+        if count >= 12:
+            yield span(text, run_start, run_end, "recovery_code")
+        count = 0
+        if match.group(0) in _BIP39:
+            run_start, run_end, count = match.start(), match.end(), 1
+    if count >= 12:
+        yield span(text, run_start, run_end, "recovery_code")
+
+
+def _code_lines(text: str, position: int) -> Iterator[Finding | None]:
+    """The lines of codes under a heading; up to three lines before the first (an account
+    name, a blank line) may come between."""
+    skippable, found = 3, False
+    while position < len(text):
+        line_end = text.find("\n", position)
+        line_end = len(text) if line_end < 0 else line_end
+        line = text[position:line_end]
+        if line.strip() and _CODE_LINE.fullmatch(line):
+            found = True
+            yield from _codes_in(text, position, line_end)
+        elif found or skippable == 0 or len(line) > 80:
+            return
+        else:
+            skippable -= 1
+        position = line_end + 1
 
 
 def _codes_in(text: str, start: int, end: int) -> Iterator[Finding | None]:

@@ -8,6 +8,8 @@ are pasted into tickets all the time and say nothing an attacker can use.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from collections.abc import Iterator
 
@@ -40,6 +42,7 @@ _KEY_FILE_DUMP = re.compile(
 
 def detect(text: str) -> Iterator[Finding | None]:
     yield from _armored(text)
+    yield from _der_private_key(text)
     for match in _PUTTY_KEY.finditer(text):
         yield finding(match, 1, "private_key")
     for match in _AGE_KEY.finditer(text):
@@ -73,3 +76,26 @@ def _armored(text: str) -> Iterator[Finding | None]:
         if not _PUBLIC_LABEL.search(label) and len(body) >= 8 and not elided:
             yield span(text, begin.end(), body_end, "private_key")
         position = body_end if end < 0 else end + len(label) + 14
+
+
+# DER object identifiers that only private key containers carry: PKCS#12 (a .pfx), PBES2
+# (an encrypted PKCS#8 key), and an unencrypted PKCS#8 key's version-then-algorithm start.
+_PRIVATE_DER_MARKERS = (
+    bytes.fromhex("2a864886f70d010c"),  # 1.2.840.113549.1.12 (PKCS#12)
+    bytes.fromhex("2a864886f70d01050d"),  # 1.2.840.113549.1.5.13 (PBES2)
+)
+_BASE64_BLOB = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{200,}={0,2}(?![A-Za-z0-9+/=])")
+
+
+def _der_private_key(text: str) -> Iterator[Finding | None]:
+    """A .pfx or PKCS#8 key pasted as bare base64 (an ARM template's certificateData, a
+    Key Vault export): decoded, it names what it is."""
+    for match in _BASE64_BLOB.finditer(text):
+        blob = match.group(0)
+        try:
+            der = base64.b64decode(blob + "=" * (-len(blob) % 4))[:4096]
+        except (binascii.Error, ValueError):
+            continue
+        pkcs8 = der[:1] == b"\x30" and b"\x02\x01\x00\x30" in der[:12]
+        if pkcs8 or any(marker in der for marker in _PRIVATE_DER_MARKERS):
+            yield finding(match, 0, "private_key")

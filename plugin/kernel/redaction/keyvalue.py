@@ -49,6 +49,25 @@ _SPACED_ASSIGNMENT = re.compile(
     + _QUOTED
     + r"|[^\s=\"']\S*)[ \t]*$"
 )
+# `password R0ad-W4rrior`, `wpa-passphrase 7226…;`: a configuration line of a keyword and its
+# value (Junos, EdgeOS, Aruba, nginx-like formats).
+_KEYWORD_LINE = re.compile(
+    r"(?m)^[ \t]*([A-Za-z][\w\-]{1,40})[ \t]+(\"[^\"\n]*\"|[^\s\"';]+);?[ \t]*$"
+)
+_PASSWORD_COMMANDS = frozenset(
+    {"passwd", "smbpasswd", "kpasswd", "chpasswd", "htpasswd", "yppasswd", "gpasswd", "pass"}
+)
+# ARM/Bicep parameter files: `"adminPassword": { "value": "…" }`.
+_WRAPPED_JSON_VALUE = re.compile(
+    r"[\"']([\w\-.]{1,80})[\"'][ \t]*:[ \t]*\{[ \t\r\n]*[\"']value[\"'][ \t]*:[ \t]*"
+    r"(\"(?:[^\"\\\r\n]|\\.)*\")"
+)
+# `<pre-shared-key>\n  <key>…</key>`: an element named only `key` or `value` inside one
+# that names the secret.
+_NESTED_XML_VALUE = re.compile(
+    r"<([\w:.\-]{1,80})>[ \t\r\n]{0,200}<(?:key|value|Key|Value)>([^<>\r\n]{1,500})"
+    r"</(?:key|value|Key|Value)>"
+)
 _PARAMETER = re.compile(
     rf"(?<![\w\-])(--?|/)([A-Za-z][\w\-]{{0,60}}+)(?:[ \t]*+([:=])[ \t]*+|[ \t]++)"
     rf"({_QUOTED}|{_BARE})"
@@ -58,11 +77,22 @@ _PARAMETER = re.compile(
 def detect(text: str) -> Iterator[Finding | None]:
     yield from _assignments(text)
     for pattern in (_XML_ELEMENT, _XML_WRAPPED_VALUE, _XML_NAMED_VALUE, _CALL_WITH_NAME,
-                    _SUBSCRIPT_ASSIGNMENT, _SPACED_ASSIGNMENT):  # fmt: skip
+                    _SUBSCRIPT_ASSIGNMENT, _SPACED_ASSIGNMENT, _WRAPPED_JSON_VALUE,
+                    _NESTED_XML_VALUE):  # fmt: skip
         for match in pattern.finditer(text):
             if names_a_secret(match.group(1)) and not is_placeholder(match.group(2)):
                 yield span(text, *match.span(2), "password")
     yield from _parameters(text)
+    for match in _KEYWORD_LINE.finditer(text):
+        value = match.group(2)
+        if match.group(1).lower() in _PASSWORD_COMMANDS:
+            continue  # `passwd jdoe2` names the user whose password changes
+        if (
+            names_a_secret(match.group(1))
+            and not is_placeholder(value)
+            and (value[0] == '"' or value.lower() not in COMMON_WORDS)
+        ):
+            yield span(text, *match.span(2), "password")
 
 
 def _assignments(text: str) -> Iterator[Finding | None]:
@@ -72,8 +102,10 @@ def _assignments(text: str) -> Iterator[Finding | None]:
         position = match.start(4) + (1 if match.group(4)[0] in "'\"" else len(match.group(4)))
         key, separator, value = match.group(2), match.group(3), match.group(4)
         label = _label_before(text, match.start(0)) + " " + key
-        if not (names_a_secret(label) or _random_under_a_key(key, value)):
+        if not (names_a_secret(label) or _random_under_a_key(label, value)):
             continue
+        if key_words(key)[-1:] in (["signature"], ["sig"]) and not looks_random(unquote(value)[0]):
+            continue  # `Firmware Signature: certified`
         if key.lower() in value.lower():
             continue
         if is_placeholder(value):

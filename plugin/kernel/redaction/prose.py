@@ -23,7 +23,8 @@ _CODE_QUALIFIERS = (
     r"lock|padlock|panel|engineer|installer|intercom|garage|building|cabinet|locker|phone"
 )
 _ROMANCE_CODE = (  # "código do alarme", "codice del citofono", "code du digicode"
-    r"(?:c[oó]digo|codice|code)[ \t]+(?:d[aeiou]s?|del|della|dello|du|des|de[ \t]+l')[ \t]*"
+    r"(?:c[oó]digo|codice|code)[ \t]+(?:de[ \t]+la|de[ \t]+los|de[ \t]+las|d[aeiou]s?|del|"
+    r"della|dello|du|des|de[ \t]+l')[ \t]*"
     r"(?:alarm\w*|port[aãeo]\w*|acc?ess?o|citofono|interfone|cofre|cassaforte|coffre|"
     r"digicode|portail|garage|cadeado|lucchetto|cadenas|allarme)"
 )
@@ -33,7 +34,9 @@ _TRIGGER = (
     r"private|pre-?shared|shared|encryption|the|bypass|master|routing|integration|client|"
     r"app|subscription|secret|signing|service|account|storage|auth|sas|install)[ \t_\-]+keys?|"
     r"key[ \t]+content|personal[ \t]+access[ \t]+tokens?|mot[ \t]+de[ \t]+passe|"
-    rf"(?:(?:{_CODE_QUALIFIERS})[ \t]+)+codes?|{_ROMANCE_CODE}|combination|digicode|"
+    rf"(?:(?:{_CODE_QUALIFIERS})[ \t]+)+codes?|{_ROMANCE_CODE}|combination|digicode|keypad|"
+    r"pin[ \t-]?code|(?:netzwerk)?schl[üu]ssel|cl[ée](?:[ \t]+de[ \t]+s[ée]curit[ée])?"
+    r"(?:[ \t]+r[ée]seau)?|chiave|sleutel|"
     r"pass(?:word|wd|phrase|code|wort)?s?|pw|pwd|pword|pin|puk|creds?|credentials|secret|"
     r"token|psk|pat|kennwort|contrase[ñn]a|clave|mdp|wachtwoord|senha"
 )
@@ -43,14 +46,15 @@ _NOT_BEFORE_ARTICLE = (
     r"un|una|le|les|du|de)\b)"
 )
 _WORD_CONNECTOR = (
-    rf"is[ \t]+now|is|was|are|to{_NOT_BEFORE_ARTICLE}|set[ \t]+to|changed[ \t]+to|"
+    rf"is[ \t]+now|ist[ \t]+jetzt|est[ \t]+maintenant|es[ \t]+ahora|is[ \t]+nu|"
+    rf"is|was|are|to{_NOT_BEFORE_ARTICLE}|set[ \t]+to|changed[ \t]+to|"
     rf"reset[ \t]+to|now|will[ \t]+be|lautet|ist|es|est|é|è|para{_NOT_BEFORE_ARTICLE}|"
     r"blijft|becomes|remains"
 )
 _CONNECTOR = rf"(?:(?<=[ \t])(?:{_WORD_CONNECTOR})(?=[ \t])|:=|->|=>|→|=|:)"
 # trigger, up to five words of who/which (not crossing a sentence), connector, value.
 _TRIGGERED = re.compile(
-    rf"(?i)(?<![\w\-$])(?:{_TRIGGER})(?![\w\-])"
+    rf"(?i)(?<![\w$])(?<!--)(?:{_TRIGGER})(?![\w\-])"
     rf"((?:[ \t]+(?!{_CONNECTOR})[^\s.,;:!?=→]+(?:\.[^\s.,;:!?=→]+)*){{0,8}}?)"
     rf"[ \t]*(?:\([^()\n]{{0,60}}\)[ \t]*)?({_CONNECTOR})[ \t]*"
     r"(?:(?:literally|just|simply|still|currently|actually|basically)[ \t]+)?"
@@ -61,6 +65,12 @@ _ADJACENT = re.compile(
     rf"(?i)(?<![\w\-$])(?:{_TRIGGER})(?![\w\-])"
     r"(?:[ \t]+(?:d[aeiou]s?|del|della|dello|du|des)[ \t]+[^\s(]+)?"  # "senha do DVR X"
     r"(?:[ \t]*[(:=][ \t]*|[ \t]+)([^\s(]+)"
+)
+# "…the alarm panel is behind the door, code is 4471": a bare "code" is a door's when the
+# sentence is about a door, an alarm, a safe.
+_CODE_IS = re.compile(r"(?i)\bcode[ \t]+(?:is|:|=|ist|est|es|è)[ \t]+(\d{4,8})\b(?![.,]\d)")
+_PHYSICAL = re.compile(
+    r"(?i)\b(?:door|alarm|keypad|safe|gate|lock|padlock|panel|garage|cabinet|locker|key[ \t]?box)"
 )
 # A value given again in other words: "…, i.e. HRB48213-2024", "Written out: Tr0mb0ne42".
 _SPELLED_OUT = re.compile(
@@ -86,16 +96,32 @@ _CHANGED_TO = re.compile(
 )
 _PAIR = re.compile(
     r"(?i)\b(?:creds?|credentials|login|logon|account|admin|user(?:name)?|wi-?fi|ssid|u/p)"
-    r"\b[^\n/]{0,60}?[ \t]([^\s/]{2,60})(?:[ \t]+/[ \t]+|/(?=\S*[0-9]\S*[^\w\s/]|"
-    r"\S*[^\w\s/]\S*[0-9]))([^\s/]{3,80})"
+    r"\b[^\n/]{0,60}?[ \t]([^\s/]{2,60})[ \t]+/[ \t]+([^\s/]{3,80})"
 )
+# `manager/Ledger$2022` after a login word: the compact form, taken only when the second
+# part is shaped like a password (`HTTP/1.1`, `and/or` are not).
+_COMPACT_PAIR = re.compile(
+    r"(?i)\b(?:creds?|credentials|login|logon|account|u/p)\b[^\n/]{0,60}?[ \t]"
+    r"[A-Za-z][\w.\-]{1,40}/([^\s/]{3,80})"
+)
+
+
+# "Recovery key ID (…): 3CAA619E", "password length: 14": what follows names something about
+# the secret, not the secret.
+_ABOUT_WORDS = frozenset(
+    {"id", "name", "identifier", "hint", "length", "type", "policy", "file", "path", "field",
+     "prompt", "format", "age", "expiry", "expiration", "history", "manager", "reset", "vault"}
+)  # fmt: skip
 
 
 def detect(text: str) -> Iterator[Finding | None]:
     for match in _TRIGGERED.finditer(text):
+        about = match.group(1).split()
+        if about and about[0].lower().strip("()") in _ABOUT_WORDS or _not_the_secret(text, match):
+            continue
         yield from _value(text, match, 3, digits_ok=_is_code_trigger(match.group(0)))
     for match in _ADJACENT.finditer(text):
-        if _is_the_passwd_command(text, match):
+        if _is_the_passwd_command(text, match) or _not_the_secret(text, match):
             continue
         yield from _value(text, match, 1, digits_ok=_is_code_trigger(match.group(0)), strict=True)
     for match in _CHANGED_TO.finditer(text):
@@ -111,8 +137,24 @@ def detect(text: str) -> Iterator[Finding | None]:
     for pattern in (_VALUE_AS_SECRET, _LOGIN_WITH):
         for match in pattern.finditer(text):
             yield from _value(text, match, 1, digits_ok=pattern is _VALUE_AS_SECRET)
+    for match in _COMPACT_PAIR.finditer(text):
+        value = match.group(1).rstrip(".,;:)")
+        if password_shaped(value):
+            yield span(text, match.start(1), match.start(1) + len(value), "password")
+    for match in _CODE_IS.finditer(text):
+        window = text[max(0, match.start() - 80) : match.start()]
+        if _PHYSICAL.search(window):
+            yield span(text, *match.span(1), "pin")
     for match in _PAIR.finditer(text):
         yield from _value(text, match, 2, digits_ok=False, strict=False, pair=True)
+
+
+_QUALIFIED = re.compile(r"(?i)\b(?:partial|masked|public|last)[ \t]+$")
+
+
+def _not_the_secret(text: str, match: re.Match[str]) -> bool:
+    """ "Partial Product Key: 3V66T", "public key: …": a part or the public half."""
+    return bool(_QUALIFIED.search(text, max(0, match.start() - 12), match.start()))
 
 
 def _is_the_passwd_command(text: str, match: re.Match[str]) -> bool:
@@ -143,7 +185,8 @@ def _value(
     raw = match.group(group)
     start = match.start(group)
     if raw[:1] in "\"'“":
-        inner = raw[1:-1] if raw[-1:] in "\"'”" else raw[1:]
+        close = raw.find("”" if raw[0] == "“" else raw[0], 1)
+        inner = raw[1:close] if close > 0 else raw[1:]
         if not is_placeholder(inner):
             yield span(text, start + 1, start + 1 + len(inner), "password")
         return

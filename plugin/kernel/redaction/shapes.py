@@ -30,11 +30,26 @@ _USER_COLON_SECRET = re.compile(
 )
 
 
+# A .pgpass line, `host:port:database:user:password`: the last field is the password.
+_PGPASS_LINE = re.compile(
+    r"(?m)^[\w.\-*]+:(?:\d{2,5}|\*):[^:\s]+:[^:\s]+:((?:[^:\s\\]|\\.)+)[ \t]*$"
+)
+# A shell or device prompt at the start of a line: `root@web03:~#`, `SW-CORE-01#show`.
+_PROMPT = re.compile(r"[\w.\-]+(?:@[\w.\-]+(?::\S*?)?)?[#$>%](?:[a-z]\w*)?")
+
+
 def detect(text: str) -> Iterator[Finding | None]:
     for match in _PASSWORD_SHAPE.finditer(text):
         core = match.group(1).rstrip(".,;:)")
+        line_start = text.rfind("\n", 0, match.start(1)) + 1
+        if not text[line_start : match.start(1)].strip() and _PROMPT.fullmatch(core):
+            continue
+        if core.count(":") >= 2:
+            continue  # a record (`root:*:19800:0:99999:7`), not a password
         if password_shaped(core) and core[:1] not in "@=":
             yield span(text, match.start(1), match.start(1) + len(core), "password")
+    for match in _PGPASS_LINE.finditer(text):
+        yield span(text, *match.span(1), "password")
     for match in _COMMON_PASSWORD.finditer(text):
         yield span(text, *match.span(1), "password")
     for match in _YEAR_WORD.finditer(text):

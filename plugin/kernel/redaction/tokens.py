@@ -38,7 +38,7 @@ _VENDOR_TOKENS = re.compile(
 )
 _AUTH_HEADER = re.compile(
     r"(?i)\b(?:authorization|proxy-authorization)[\"']?[ \t]*[:=][ \t]*[\"']?"
-    r"(?:(?:bearer|token|ssws|sso-key|apikey)[ \t]+)?([A-Za-z0-9\-._~+/:]{16,}=*)"
+    r"(?:[A-Za-z][\w\-]{1,24}[ \t]+)?([A-Za-z0-9\-._~+/:]{16,}=*)"
 )
 _BEARER = re.compile(r"(?i)\b(?:bearer|ssws)[ \t]+([A-Za-z0-9\-._~+/]{16,}=*)")
 _BASIC = re.compile(r"\bBasic\s+([A-Za-z0-9+/]{8,}={0,2})(?![A-Za-z0-9+/=])")
@@ -76,7 +76,17 @@ _HOOK_PATH = re.compile(
 )
 # Oracle's thin driver puts `user/password@` after the scheme.
 _JDBC_USER_SLASH = re.compile(r"(?i)\bjdbc:oracle:(?:thin|oci):[^/\s@:]+/([^@\s]+)@")
-_BITLOCKER = re.compile(r"(?<![\d-])\d{6}(?:-\d{6}){7}(?![\d-])")
+_BITLOCKER = re.compile(r"(?<![\d-])\d{6}(?:([- ])\d{6})(?:\1\d{6}){6}(?![\d-])")
+# crypt(3) hashes and Junos' reversible `$9$`: crackable offline, so secret.
+_CRYPT_HASH = re.compile(
+    r"(?<![\w$])\$(?:1|2[abxy]?|5|6|7|9|y|apr1|sha1|md5)\$[./A-Za-z0-9,=]{1,64}"
+    r"(?:\$[./A-Za-z0-9-]{8,})?"
+)
+# A key line inside a RADIUS or TACACS+ server block (IOS-XE `radius server X` … ` key Y`).
+_AAA_SERVER_KEY = re.compile(
+    r"(?im)^[ \t]*(?:radius|tacacs)[ \t-]server\b[^\n]*\n(?:[ \t]+(?!key\b)[^\n]*\n){0,8}"
+    r"[ \t]+key[ \t]+(?:[067][ \t]+)?(\S+)"
+)
 _DASHED_KEY = re.compile(r"(?<![\w-])[A-Z0-9]{4,6}(?:-[A-Z0-9]{4,6}){3,7}(?![\w-])")
 # What a dashed code is when a label says so: a product ID, a serial, a part number.
 _IDENTIFIER_LABEL = re.compile(
@@ -106,7 +116,7 @@ _OTP_KEY = re.compile(
 
 def detect(text: str) -> Iterator[Finding | None]:
     for match in _VENDOR_TOKENS.finditer(text):
-        if not is_dummy(match.group(0)):
+        if not is_dummy(match.group(0)) and "EXAMPLE" not in match.group(0).upper():
             yield finding(match, 0, "api_key")
     for pattern in (_AUTH_HEADER, _BEARER, _API_KEY_HEADER, _URL_USERINFO, _URL_TOKEN_USER,
                     _URL_SECRET_PARAMETER, _JDBC_USER_SLASH):  # fmt: skip
@@ -135,6 +145,11 @@ def _codes(text: str) -> Iterator[Finding | None]:
             continue
         if any(ch.isalpha() for ch in value) and sum(ch.isdigit() for ch in value) >= 2:
             yield finding(match, 0, "recovery_code")
+    for match in _CRYPT_HASH.finditer(text):
+        if len(match.group(0)) >= 13:
+            yield finding(match, 0, "password")
+    for match in _AAA_SERVER_KEY.finditer(text):
+        yield finding(match, 1, "password")
     for match in _CW_KEY_PAIR.finditer(text):
         yield finding(match, 1, "api_key")
     for match in _NT_HASHES.finditer(text):

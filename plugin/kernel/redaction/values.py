@@ -18,12 +18,18 @@ SECRET_NOUNS = frozenset(
         "wachtwoord", "senha", "mdp", "apikey", "appkey", "authkey", "secretkey", "authtok",
         "authtoken", "appid" ,
         "privatekey", "accesskey", "accountkey", "psksecret", "adminpassword", "rootpw",
-        "skey",
+        "skey", "passwordd", "passwordo", "priv", "privkey", "salt", "phash",
     }
 )  # fmt: skip
 # Names that end like a secret's but name something else: sudo's NOPASSWD tag, a FortiToken
 # serial number.
 NOT_SECRET_NAMES = frozenset({"nopasswd", "nopassword", "fortitoken", "passwordless"})
+# Words before a secret's noun that make the key name something else: a Kubernetes
+# `existingSecret` names a Secret object, a `partialProductKey` is five characters of one.
+_NOT_THE_SECRET = frozenset({"existing", "partial", "masked", "last", "public", "pub", "hint"})
+# Words that end in "pass" without being one.
+_PASS_WORDS = frozenset({"bypass", "compass", "overpass", "underpass", "surpass", "trespass",
+                         "encompass", "onepass", "firstpass", "askpass", "sshpass"})  # fmt: skip
 # Words after the secret noun that say which form it is in: `client-key-data`, `secret_1`.
 _FORM_WORDS = frozenset({"data", "value", "b64", "base64", "text", "plain", "enc", "string"})
 # Compound words that end in a secret noun: `psksecret`, `adminpassword`, `keypass`.
@@ -38,7 +44,7 @@ KEY_QUALIFIERS = frozenset(
         "storage", "primary", "secondary", "crypt", "passphrase", "psk", "bitlocker",
         "connection", "sas", "webhook", "bypass", "manual", "mfa", "totp", "otp",
         "registration", "install", "installation", "activation", "tenant", "enrollment",
-        "client",
+        "client", "management",
     }
 )  # fmt: skip
 # `<qualifier> code` names a secret (`backup code`); a bare `code` (error code) does not.
@@ -77,7 +83,10 @@ _PLACEHOLDER = re.compile(
       | .*[_\ ]here | .*(?:\.\.\.|…)   # a slot or a truncated example
       | .*\byour[-_\ ].* | (?:put|enter|insert|type|paste)[-_\ ].*
       | \*[A-Z*_\ ]+\*                # *SENSITIVE*DATA*DELETED* (a scrubbed unattend.xml)
-      | /[\w.\-]+(?:/[\w.\-]+)+/? | [\w.\-]+(?:/[\w.\-:]+){2,}   # a path or a vault path
+      | .*(?:EXAMPLE|[Ee]xample).*     # a vendor's documented example key
+      | (?:Get|Read|ConvertTo|ConvertFrom|Import|Unprotect|Invoke|New)-[A-Z]\w+\b.*  # a cmdlet
+      | [\w.\-]+\.(?:key|pem|crt|cer|pfx|p12|csr|der|jks|kdbx|txt|log|json|xml|conf|cfg|ini
+                   |ps1|sh|bat|cmd|exe|msi|zip)  # a file's name
       | \(.* | -\w.*                 # an expression, the next option
       | (?:get-credential|read-host|convertto-securestring|getpass|input)\b.*
       | @\w+.* | !vault\b.* | system\.\w.*securestring.* | \w+\(.*\).*
@@ -97,9 +106,11 @@ def names_a_secret(key: str) -> bool:
     words = key_words(key)
     while len(words) > 1 and (words[-1].isdigit() or words[-1] in _FORM_WORDS):
         words.pop()
-    if not words or words[-1] in NOT_SECRET_NAMES:
+    if not words or words[-1] in NOT_SECRET_NAMES or _NOT_THE_SECRET & set(words[:-1]):
         return False
     last = words[-1]
+    if last.endswith("pass") and len(last) > 4 and last not in _PASS_WORDS:
+        return True  # FTPPASS, smtppass
     if last == "private" and len(words) > 1 and words[-2] in ("key", "apikey", "api", "token"):
         return True  # MJ_APIKEY_PRIVATE: the private half of a key pair
     if last in SECRET_NOUNS or last.endswith(SECRET_SUFFIXES):
@@ -126,7 +137,20 @@ def is_placeholder(value: str) -> bool:
     text = value.strip().strip("'\"").strip()
     if len(text) < 3:
         return True
-    return text.lower() in STATUS_WORDS or bool(_PLACEHOLDER.match(text)) or is_dummy(text)
+    if text.lower() in STATUS_WORDS or _PLACEHOLDER.match(text) or is_dummy(text):
+        return True
+    return _is_path(text)
+
+
+_PATH = re.compile(r"/?[\w.\-]+(?:/[\w.\-:]+)+/?")
+
+
+def _is_path(text: str) -> bool:
+    """`/usr/bin/systemctl`, `kv/data/ad:join_password`: where a secret is, not one — unless
+    its parts are machine-made (a base64 secret has slashes too)."""
+    if not _PATH.fullmatch(text) or text.count("/") < 2 and not text.startswith("/"):
+        return False
+    return not looks_random(text.replace("/", ""), 16)
 
 
 def is_dummy(token: str) -> bool:
