@@ -11,12 +11,14 @@ import structlog
 from aiohttp import web
 
 from plugin.features.accounts import routes as account_routes
+from plugin.features.accounts import token_routes
 from plugin.features.accounts.auth import authenticate
 from plugin.features.accounts.service import ensure_default_account, ensure_secret_key
 from plugin.features.callbacks import routes as callback_routes
 from plugin.features.callbacks.intake import CALLBACK_INTAKE, CallbackIntake
 from plugin.features.callbacks.worker import callback_worker
 from plugin.features.chat import routes as chat_routes
+from plugin.features.checks import routes as check_routes
 from plugin.features.fixes import routes as fix_routes
 from plugin.features.notes import kb_routes
 from plugin.features.notes import routes as note_routes
@@ -25,6 +27,7 @@ from plugin.features.operations import routes as operation_routes
 from plugin.features.pod import routes as pod_routes
 from plugin.features.pod.signin import POD_SIGN_IN, PodSignIn
 from plugin.features.psa_setup import routes as psa_setup_routes
+from plugin.features.scripts import builder_routes
 from plugin.features.scripts import routes as script_routes
 from plugin.features.scripts.shipped import load_shipped_library_everywhere
 from plugin.features.search import routes as search_routes
@@ -62,12 +65,15 @@ def route_tables() -> list[RouteTable]:
     return [
         operation_routes.routes,
         account_routes.routes,
+        token_routes.routes,
         session_views.routes,
         session_routes.routes,
         session_secret_routes.routes,
         chat_routes.routes,
+        check_routes.routes,
         fix_routes.routes,
         script_routes.routes,
+        builder_routes.routes,
         note_routes.routes,
         kb_routes.routes,
         search_routes.routes,

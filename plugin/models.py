@@ -2,6 +2,7 @@
 
 from plugin.features.accounts.models import ApiToken, InstanceSecret
 from plugin.features.callbacks.models import PSACallbackEvent, PSATicketSnapshot
+from plugin.features.checks.models import DiagnosticCheck
 from plugin.features.fixes.models import SuggestedFix
 from plugin.features.notes.kb_article import KBArticle
 from plugin.features.notes.models import NotePreview
@@ -33,6 +34,7 @@ __all__ = [
     "Account",
     "ApiToken",
     "Base",
+    "DiagnosticCheck",
     "DraftTemplate",
     "Fact",
     "HistoryImport",

@@ -366,3 +366,56 @@ async def test_similar_work_and_kb_articles_migrate_up_and_down(database_factory
             await conn.execute(text("SELECT count(*) FROM resolved_work"))
     await engine.dispose()
     await upgrade(url)
+
+
+async def test_failure_reasons_and_checks_migrate_up_and_down(database_factory):
+    """0010 on a populated database: every fix keeps its row (no failure reason yet), checks
+    are stored against messages and facts; back to 0007b, the fixes are still there."""
+    from plugin.kernel.migrate import downgrade
+
+    url = await database_factory.empty()
+    await upgrade(url, "0003")
+    await _populate_revision_1(url)
+    await upgrade(url, "0007b")
+    await upgrade(url)
+    engine = create_async_engine(url)
+    async with engine.begin() as conn:
+        reasons = (await conn.execute(text("SELECT failure_reason FROM suggested_fixes"))).all()
+        assert [r[0] for r in reasons] == [None] * len(FIVE)
+        await conn.execute(
+            text("UPDATE suggested_fixes SET failure_reason = 'jams again' WHERE id = 3")
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO facts (id, session_id, text, source, created_at, updated_at) "
+                "VALUES (1, 1, 'Spooler: stopped', 'engineer', :now, :now)"
+            ),
+            {"now": NOW},
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO diagnostic_checks (session_id, text, status, result, fact_id, "
+                "created_at, updated_at) VALUES (1, 'Spooler?', 'done', 'stopped', 1, :now, :now)"
+            ),
+            {"now": NOW},
+        )
+        with pytest.raises(IntegrityError):
+            async with conn.begin_nested():
+                await conn.execute(
+                    text(
+                        "INSERT INTO diagnostic_checks (session_id, text, status, created_at, "
+                        "updated_at) VALUES (1, 'x', 'maybe', :now, :now)"
+                    ),
+                    {"now": NOW},
+                )
+    await engine.dispose()
+
+    await downgrade(url, "0007b")
+    engine = create_async_engine(url)
+    async with engine.connect() as conn:
+        assert (await conn.execute(text("SELECT count(*) FROM suggested_fixes"))).scalar() == 5
+        assert (await conn.execute(text("SELECT count(*) FROM facts"))).scalar() == 1
+        with pytest.raises(Exception, match="diagnostic_checks"):
+            await conn.execute(text("SELECT count(*) FROM diagnostic_checks"))
+    await engine.dispose()
+    await upgrade(url)

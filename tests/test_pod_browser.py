@@ -7,70 +7,32 @@ import json
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+import pytest_asyncio
+from playwright.async_api import Browser, Page, expect
 from sqlalchemy import select, update
 
-import plugin.features.scripts
-from plugin.app import create_app
 from plugin.features.accounts.models import ApiToken
 from plugin.features.fixes.models import SuggestedFix
-from plugin.features.scripts.service import import_templates
 from plugin.kernel.ai_sessions import AISession
-from plugin.kernel.appkeys import DATABASE, LLM
+from plugin.kernel.appkeys import LLM
 from plugin.kernel.tenancy import get_account_by_slug
 from providers.llm import LLMUnavailable
 from providers.psa.simulator import DEMO_MEMBER_CONTEXT, DEMO_MEMBER_HASH
+from tests.browser_kit import chromium, new_page, pod_env
 
-CHROMIUM = "/usr/bin/chromium"
 TICKET = 5001
 RESOLVED_STATUS = 4  # "Resolved" on the demo Help Desk board
-LIBRARY = Path(plugin.features.scripts.__file__).parent / "library.json"
-SCREENSHOT = Path("/tmp/pod.png")
 
 expect.set_options(timeout=10_000)
+pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
-@pytest.fixture
-async def app_server(aiohttp_server, cw_settings):
-    """The service on loopback; its default account talks to the simulator, has the script
-    library and a resolved status."""
-    app = create_app(cw_settings())
-    server = await aiohttp_server(app)
-    async with app[DATABASE].write() as session:
-        account = await get_account_by_slug(session, "default")
-        account.preferences = {"cw_resolved_status_id": RESOLVED_STATUS}
-        await import_templates(
-            session, account.id, json.loads(LIBRARY.read_text()), origin="library"
-        )
-    return server
-
-
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        try:
-            yield browser
-        finally:
-            await browser.close()
-
-
-def pod_url(app_server) -> str:
-    return str(app_server.make_url("/pod").with_query(id=str(TICKET), screen="ticket"))
-
-
-async def new_page(browser: Browser) -> Page:
-    page = await browser.new_page(viewport={"width": 1000, "height": 1100})
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.errors = errors  # type: ignore[attr-defined]
-    return page
+    async with chromium() as shared:
+        yield shared
 
 
 def track_sign_ins(page: Page) -> list[dict]:
@@ -83,15 +45,17 @@ def track_sign_ins(page: Page) -> list[dict]:
     return sign_ins
 
 
-async def test_engineer_works_a_ticket_in_the_pod(browser, app_server, cw_sim):
+async def test_engineer_works_a_ticket_in_the_pod(browser, database_factory):
+    async with pod_env(database_factory) as env:
+        await _work_a_ticket(browser, env)
+
+
+async def _work_a_ticket(browser, env):
     # The site takes a member's hash only with its memberContext, as Hosted API cookies.
-    cw_sim.member_hash_over_basic = False
-    page = await new_page(browser)
-    screen = cw_sim.server.make_url(f"/_sim/ticket/{TICKET}").with_query(
-        pod=pod_url(app_server), member="jsmith"
-    )
+    env.sim.member_hash_over_basic = False
+    page = await new_page(browser, 1000, 1100)
     sign_ins = track_sign_ins(page)
-    await page.goto(str(screen))
+    await page.goto(env.pod_screen(TICKET))
     pod = page.frame_locator("#pod-frame")
 
     # Signed in through the Hosted API handshake; the session is opened for the ticket.
@@ -102,7 +66,7 @@ async def test_engineer_works_a_ticket_in_the_pod(browser, app_server, cw_sim):
     await page.click("#sim-save")
     await expect(page.locator("#sim-save-state")).to_have_text("Saved")
 
-    # Chat: a streamed reply, and the suggested fix with its confidence.
+    # Chat: a streamed reply, and the suggested fix with its confidence, in the lane.
     await pod.locator("#composer-input").fill(
         "Print queue stuck at the front desk: looks like a hung service on the remote "
         "print server host: PRN-01. Restart service over winrm?"
@@ -110,15 +74,15 @@ async def test_engineer_works_a_ticket_in_the_pod(browser, app_server, cw_sim):
     await pod.locator("#composer-input").press("Enter")
     reply = pod.locator(".msg.assistant").last
     await expect(reply).to_contain_text("Restart a service on a remote computer")
-    card = pod.locator("#fix-card")
+    await expect(reply.locator(".msg-meta")).to_contain_text("offline (no AI)")
+    card = pod.locator("#lane #fix-card")
     await expect(card.locator("#fix-title")).to_have_text("Restart a service on a remote computer")
     # The offline assistant's confidence follows how strongly the template matched.
     await expect(card.locator(".badge.confidence")).to_have_text(
         re.compile(r"^[1-9]\d% confidence$")
     )
 
-    # Facts: added and deleted; the notes are built from them.
-    await pod.get_by_role("tab", name="Facts").click()
+    # Facts, in the lane: added and deleted; the notes are built from them.
     fact_input = pod.locator("#fact-input")
     for fact in ("The Spooler service on PRN-01 was hung", "A typo to delete"):
         await fact_input.fill(fact)
@@ -129,7 +93,6 @@ async def test_engineer_works_a_ticket_in_the_pod(browser, app_server, cw_sim):
         ["The Spooler service on PRN-01 was hung"]
     )
     await expect(pod.locator("#facts-count")).to_have_text("1")
-    await pod.get_by_role("tab", name="Chat").click()
 
     # The script panel: parameters pre-filled from the session, then generated.
     await card.get_by_role("button", name="Open script").click()
@@ -143,17 +106,16 @@ async def test_engineer_works_a_ticket_in_the_pod(browser, app_server, cw_sim):
     script = dialog.locator(".script-output code")
     await expect(script).to_contain_text("PRN-01")
     await expect(script).to_contain_text("Spooler")
+    await expect(dialog.locator(".script-output .btn", has_text="Download")).to_contain_text(".ps1")
     await dialog.get_by_role("button", name="Close", exact=True).click()
     await expect(dialog).to_be_hidden()
 
-    # Applied → verifying; "Waiting to verify…" with a reason → pending; Worked → no banner.
+    # Applied → verifying; "Waiting to verify" (a labelled button) → pending; Worked.
     await card.get_by_role("button", name="Mark applied").click()
     banner = pod.locator("#banner")
     await expect(banner).to_have_attribute("data-mode", "verifying")
     await expect(banner).to_contain_text("Verifying")
-    await page.locator("#pod-frame").screenshot(path=str(SCREENSHOT))
-    await banner.locator("summary").click()
-    await banner.get_by_role("button", name="Waiting to verify…").click()
+    await banner.get_by_role("button", name="Waiting to verify").click()
     await pod.locator("#ask-input").fill("Front desk prints a test page after lunch")
     await pod.locator("#ask-ok").click()
     await expect(banner).to_have_attribute("data-mode", "pending")
@@ -163,15 +125,17 @@ async def test_engineer_works_a_ticket_in_the_pod(browser, app_server, cw_sim):
     await expect(card.locator(".chip")).to_have_text("Worked")
 
     # The pod token expires: the next call signs in again through ConnectWise and goes on.
-    async with app_server.app[DATABASE].write() as session:
+    async with env.database.write() as session:
         await session.execute(
             update(ApiToken).values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
         )
 
-    # Resolve: the preview, edited, posted; the screen is asked to refresh.
+    # Resolve: the preview opens at its top, edited, posted; the screen is asked to refresh.
     await pod.locator("#resolve-btn").click()
     text = pod.locator("#wrapup-text")
     await expect(text).to_be_enabled()
+    await expect(pod.locator("#wrapup-about")).to_contain_text("Drafted offline (no AI)")
+    assert await text.evaluate("t => [t.scrollTop, t.selectionStart]") == [0, 0]
     draft = await text.input_value()
     for heading in ("## Problem", "## What we confirmed", "## Root cause", "## Resolution"):
         assert heading in draft
@@ -186,42 +150,51 @@ async def test_engineer_works_a_ticket_in_the_pod(browser, app_server, cw_sim):
     await expect(page.locator("#sim-loads")).to_have_text("2")
 
     assert len(sign_ins) == 2
-    notes = [n for n in cw_sim.notes[TICKET] if n["resolutionFlag"]]
+    notes = [n for n in env.sim.notes[TICKET] if n["resolutionFlag"]]
     assert len(notes) == 1
     assert "Checked with Maria at the front desk: printing works." in notes[0]["text"]
     assert notes[0]["member"]["identifier"] == "jsmith"  # the engineer's note, in ConnectWise
-    assert cw_sim.tickets[TICKET]["status"]["id"] == RESOLVED_STATUS
+    assert env.sim.tickets[TICKET]["status"]["id"] == RESOLVED_STATUS
     log = await page.locator("#protocol-log").text_content()
     assert '"hosted_request":"refreshScreen"' in log
     assert '"event":"onLoad"' in log and '"result":"success"' in log
     assert page.errors == []  # type: ignore[attr-defined]
+    await page.close()
 
 
-async def test_status_not_applied_is_reported_and_retried(browser, app_server, cw_sim):
-    # A ConnectWise workflow rule moves resolved tickets back to "In Progress" (id 2).
-    cw_sim.workflow_revert_status = {RESOLVED_STATUS: 2}
-    page = await new_page(browser)
-    screen = cw_sim.server.make_url(f"/_sim/ticket/{TICKET}").with_query(pod=pod_url(app_server))
-    await page.goto(str(screen))
-    pod = page.frame_locator("#pod-frame")
-    await pod.locator("#resolve-btn").click()
-    await expect(pod.locator("#wrapup-text")).to_be_enabled()
-    await pod.get_by_role("button", name="Confirm & post").click()
-    result = pod.locator("#wrapup-result")
-    await expect(result).to_contain_text("Expected status #4")
-    await expect(result).to_contain_text("In Progress (#2)")
-    await expect(page.locator("#sim-status")).to_have_text("In Progress")  # screen refreshed
-    await pod.locator("#wrapup-cancel").click()
+async def test_status_not_applied_is_reported_and_retried(browser, database_factory):
+    async with pod_env(database_factory) as env:
+        # A ConnectWise workflow rule moves resolved tickets back to "In Progress" (id 2).
+        env.sim.workflow_revert_status = {RESOLVED_STATUS: 2}
+        page = await new_page(browser)
+        await page.goto(env.pod_screen(TICKET))
+        pod = page.frame_locator("#pod-frame")
+        await pod.locator("#resolve-btn").click()
+        await expect(pod.locator("#wrapup-text")).to_be_enabled()
+        await pod.get_by_role("button", name="Confirm & post").click()
+        result = pod.locator("#wrapup-result")
+        await expect(result).to_contain_text("Expected status #4")
+        await expect(result).to_contain_text("In Progress (#2)")
+        await expect(page.locator("#sim-status")).to_have_text("In Progress")  # refreshed
+        await pod.locator("#wrapup-cancel").click()
 
-    notice = pod.locator("#notices .notice.error")
-    await expect(notice).to_contain_text("could not be written")
-    cw_sim.workflow_revert_status = {}
-    await notice.get_by_role("button", name="Retry").click()
-    await expect(pod.locator("#notices")).to_contain_text("This session is resolved.")
-    await expect(notice).to_have_count(0)
-    assert len([n for n in cw_sim.notes[TICKET] if n["resolutionFlag"]]) == 1  # posted once
-    assert cw_sim.tickets[TICKET]["status"]["id"] == RESOLVED_STATUS
-    assert page.errors == []  # type: ignore[attr-defined]
+        notice = pod.locator("#notices .notice.error")
+        await expect(notice).to_contain_text("could not be written")
+        env.sim.workflow_revert_status = {}
+        await notice.get_by_role("button", name="Retry").click()
+        await expect(pod.locator("#notices")).to_contain_text("This session is resolved.")
+        await expect(notice).to_have_count(0)
+        assert len([n for n in env.sim.notes[TICKET] if n["resolutionFlag"]]) == 1  # once
+        assert env.sim.tickets[TICKET]["status"]["id"] == RESOLVED_STATUS
+        # Closed: no Resolve, but a KB article from what was learned.
+        await expect(pod.locator("#resolve-btn")).to_be_hidden()
+        await pod.get_by_role("button", name="Write a KB article").click()
+        await expect(pod.locator("#wrapup-text")).to_be_enabled()
+        assert "## Symptoms" in await pod.locator("#wrapup-text").input_value()
+        await pod.get_by_role("button", name="Save article").click()
+        await expect(pod.locator("#wrapup-result")).to_contain_text("Saved in Fixpilot")
+        assert page.errors == []  # type: ignore[attr-defined]
+        await page.close()
 
 
 class DownLLM:
@@ -238,16 +211,13 @@ class DownLLM:
         return None
 
 
-async def test_unavailable_assistant_offers_a_retry(browser, app_server, cw_sim):
-    # The app's LLM answers like DownLLM until the engineer retries.
-    llm, down = app_server.app[LLM], DownLLM()
-    llm.generate, llm.stream = down.generate, down.stream
-    try:
+async def test_unavailable_assistant_offers_a_retry(browser, database_factory):
+    async with pod_env(database_factory) as env:
+        # The app's LLM answers like DownLLM until the engineer retries.
+        llm, down = env.app[LLM], DownLLM()
+        llm.generate, llm.stream = down.generate, down.stream
         page = await new_page(browser)
-        screen = cw_sim.server.make_url(f"/_sim/ticket/{TICKET}").with_query(
-            pod=pod_url(app_server)
-        )
-        await page.goto(str(screen))
+        await page.goto(env.pod_screen(TICKET))
         pod = page.frame_locator("#pod-frame")
         await pod.locator("#composer-input").fill("The print queue is stuck again")
         await pod.get_by_role("button", name="Send").click()
@@ -260,64 +230,74 @@ async def test_unavailable_assistant_offers_a_retry(browser, app_server, cw_sim)
         await expect(failed).to_have_count(0)
         await expect(pod.locator(".msg.user")).to_have_count(1)  # asked once, answered once
         assert page.errors == []  # type: ignore[attr-defined]
-    finally:
-        vars(llm).pop("generate", None)
-        vars(llm).pop("stream", None)
+        await page.close()
 
 
-async def test_fix_without_template_offers_three_ways_to_run_it(browser, app_server, cw_sim):
-    db = app_server.app[DATABASE]
-    async with db.write() as session:
-        account = await get_account_by_slug(session, "default")
-        ai_session = AISession(
-            account_id=account.id,
-            title=f"Ticket #{TICKET}",
-            psa_ticket_id=TICKET,
-            status="active",
-            state_version=1,
-            ticket_state="open",
-        )
-        session.add(ai_session)
-        await session.flush()
-        fix = SuggestedFix(
-            session_id=ai_session.id,
-            title="Clear the stuck jobs by hand",
-            summary="Stop the spooler, delete the queued files, start it again.",
-            confidence=40,
-            ai_drafted_script="Stop-Service Spooler\nStart-Service Spooler",
-            status="suggested",
-        )
-        session.add(fix)
-        await session.flush()
-        fix_id = fix.id
+DANGEROUS_SCRIPT = (
+    "Stop-Service Spooler\nSet-MpPreference -DisableRealtimeMonitoring $true\nStart-Service Spooler"
+)
 
-    page = await new_page(browser)
-    screen = cw_sim.server.make_url(f"/_sim/ticket/{TICKET}").with_query(pod=pod_url(app_server))
-    await page.goto(str(screen))
-    pod = page.frame_locator("#pod-frame")
-    card = pod.locator("#fix-card")
-    await expect(card.locator(".badge.confidence")).to_have_text("40% confidence")
-    await card.get_by_role("button", name="Open script").click()
 
-    script = pod.locator("#proposed-script")
-    await expect(script).to_have_value("Stop-Service Spooler\nStart-Service Spooler")
-    await script.fill("Stop-Service Spooler -Force\nStart-Service Spooler")
-    dialog = pod.locator("#script-dialog")
-    await dialog.get_by_role("button", name="Run once").click()
-    await expect(dialog.locator(".script-output code")).to_have_text(
-        "Stop-Service Spooler -Force\nStart-Service Spooler"
-    )
-    await dialog.get_by_role("button", name="Save as draft template").click()
-    await expect(dialog.locator(".draft")).to_contain_text("Saved draft template #")
-    await dialog.get_by_role("button", name="Build template").click()
-    link = dialog.get_by_role("link")
-    await expect(link).to_have_text(f"/scripts/builder?from_session={ai_session.id}&fix={fix_id}")
+async def test_fix_without_template_locks_its_run_options(browser, database_factory):
+    async with pod_env(database_factory) as env:
+        async with env.database.write() as session:
+            account = await get_account_by_slug(session, "default")
+            ai_session = AISession(
+                account_id=account.id,
+                title=f"Ticket #{TICKET}",
+                psa_ticket_id=TICKET,
+                status="active",
+                state_version=1,
+                ticket_state="open",
+            )
+            session.add(ai_session)
+            await session.flush()
+            fix = SuggestedFix(
+                session_id=ai_session.id,
+                title="Clear the stuck jobs by hand",
+                summary="Stop the spooler, delete the queued files, start it again.",
+                confidence=40,
+                ai_drafted_script=DANGEROUS_SCRIPT,
+                status="suggested",
+            )
+            session.add(fix)
+            await session.flush()
+            fix_id = fix.id
 
-    async with db.read() as session:
-        stored = await session.get(SuggestedFix, fix_id)
-    assert stored.decision == "build_template"
-    assert stored.edited_script == "Stop-Service Spooler -Force\nStart-Service Spooler"
-    assert page.errors == []  # type: ignore[attr-defined]
+        page = await new_page(browser)
+        await page.goto(env.pod_screen(TICKET))
+        pod = page.frame_locator("#pod-frame")
+        card = pod.locator("#fix-card")
+        await expect(card.locator(".badge.confidence")).to_have_text("40% confidence")
+        # The lint's high finding, in red with its line, before anything runs.
+        high = card.locator(".finding.high")
+        await expect(high.first).to_contain_text("line 2")
+        color = await high.first.evaluate("e => getComputedStyle(e).color")
+        assert color == "rgb(180, 35, 24)"  # var(--bad)
+        await card.get_by_role("button", name="Open script").click()
+
+        script = pod.locator("#proposed-script")
+        await expect(script).to_have_value(DANGEROUS_SCRIPT)
+        dialog = pod.locator("#script-dialog")
+        await expect(dialog.locator(".finding.high").first).to_be_visible()
+        await dialog.get_by_role("button", name="Run once").click()
+        await expect(dialog.locator(".script-output code")).to_have_text(DANGEROUS_SCRIPT)
+        # A choice is final: no second draft from the same fix.
+        for name in ("Run once", "Save as draft template", "Build template"):
+            await expect(dialog.get_by_role("button", name=name)).to_be_disabled()
+        await expect(dialog.locator(".chosen")).to_have_text("Chosen: Run once.")
+        async with page.expect_download() as download_info:
+            await dialog.locator(".script-output .btn", has_text="Download").click()
+        download = await download_info.value
+        assert download.suggested_filename.endswith(".ps1")
+        saved = (await download.path()).read_bytes()
+        assert saved.startswith(b"\xef\xbb\xbf") and b"\r\n" in saved  # BOM, CRLF
+
+        async with env.database.read() as session:
+            stored = await session.get(SuggestedFix, fix_id)
+        assert stored.decision == "one_off"
+        assert page.errors == []  # type: ignore[attr-defined]
+        await page.close()
 
 
 # The simulated screen with a parent script that plays no part in the protocol: it frames
@@ -329,24 +309,28 @@ document.getElementById("pod-frame").src = document.body.dataset.podUrl;
 """
 
 
-async def test_pod_ignores_messages_from_other_origins(browser, app_server, cw_sim):
+async def test_pod_ignores_messages_from_other_origins(browser, database_factory):
+    async with pod_env(database_factory) as env:
+        await _ignores_other_origins(browser, env)
+
+
+async def _ignores_other_origins(browser, env):
     page = await new_page(browser)
     await page.route(
         "**/_sim/static/hosted.js",
         lambda route: route.fulfill(content_type="text/javascript", body=SILENT_PARENT_JS),
     )
     sign_ins = track_sign_ins(page)
-    screen = cw_sim.server.make_url(f"/_sim/ticket/{TICKET}").with_query(pod=pod_url(app_server))
-    await page.goto(str(screen))
+    await page.goto(env.pod_screen(TICKET))
     await page.wait_for_function("window.received && window.received.length >= 1")
     origin, data = (await page.evaluate("window.received"))[0]
     # The pod announced itself to its parent, as a JSON string.
     assert json.loads(data) == {"message": "ready"}
-    assert origin == str(app_server.make_url("")).rstrip("/")
+    assert origin == str(env.app_server.make_url("")).rstrip("/")
 
     pod_frame = page.frame_locator("#pod-frame")
     await expect(pod_frame.locator("#connection")).to_contain_text("Connecting")
-    frame = next(f for f in page.frames if f.url.startswith(pod_url(app_server)))
+    frame = next(f for f in page.frames if f.url.startswith(env.url("/pod")))
     auth = {
         "response": "getmemberauthentication",
         "data": {"memberid": "jsmith", "memberHash": DEMO_MEMBER_HASH, "companyid": "x"},
@@ -367,7 +351,7 @@ async def test_pod_ignores_messages_from_other_origins(browser, app_server, cw_s
     await expect(pod_frame.locator("#connection")).to_contain_text("Connecting")
     assert sign_ins == []
     assert len(await page.evaluate("window.received")) == 1  # no getMemberAuthentication
-    async with app_server.app[DATABASE].read() as session:
+    async with env.database.read() as session:
         assert (await session.execute(select(ApiToken))).first() is None
 
     # The same messages from the ConnectWise parent are accepted: the handshake runs.

@@ -216,7 +216,11 @@ The simulated ConnectWise's tickets, each opening with the pod:
 or one ticket screen with the pod:
   {state.site_url}/_sim/ticket/5001?pod={quote(pod, safe="")}
 
-API tokens for curl (shown once; the next start replaces them):
+The other pages (outside ConnectWise they ask for a token below; the pod links to them):
+  {public_url}/scripts   the script library     {public_url}/scripts/builder   Script Builder
+  {public_url}/admin     the admin page (the admin token)
+
+API tokens for curl and the pages (shown once; the next start replaces them):
   admin     {ready.tokens[TokenRole.ADMIN]}
   engineer  {ready.tokens[TokenRole.ENGINEER]}
 

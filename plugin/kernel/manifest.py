@@ -34,5 +34,7 @@ def preference_errors(preferences: dict[str, Any]) -> dict[str, str]:
             for name in extra:
                 errors[name] = "is not a known preference"
             continue
-        errors.setdefault(path or "preferences", err.message)
+        # A schema may word its own message ("x-error"): a regular expression is no help.
+        message = err.schema.get("x-error", err.message) if isinstance(err.schema, dict) else None
+        errors.setdefault(path or "preferences", message or err.message)
     return errors

@@ -43,6 +43,11 @@ class AccountPreferences(BaseModel):
     nudge_after_minutes: int | None = None
     psa_renders_markdown: bool = False
     kb_post_to_psa: bool = False
+    admin_members: list[str] = Field(default_factory=list)
+    extra_pod_origins: list[str] = Field(default_factory=list)
+
+    def is_admin_member(self, member_id: str) -> bool:
+        return member_id.casefold() in {m.casefold() for m in self.admin_members}
 
     @classmethod
     def from_stored(cls, stored: Mapping[str, Any] | None) -> AccountPreferences:

@@ -53,6 +53,16 @@ class FixStatus(StrEnum):
     DISMISSED = "dismissed"
 
 
+class CheckStatus(StrEnum):
+    """A diagnostic check the assistant proposed: open, ticked off with a result (which
+    became a fact), or set aside (by the engineer, or replaced by the assistant's newer
+    checks)."""
+
+    PROPOSED = "proposed"
+    DONE = "done"
+    DISMISSED = "dismissed"
+
+
 class FixDecision(StrEnum):
     ONE_OFF = "one_off"
     DRAFT_TEMPLATE = "draft_template"

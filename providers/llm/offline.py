@@ -180,6 +180,15 @@ def drafted_parameters(template: Mapping[str, Any], conversation: str) -> dict[s
     return parameters
 
 
+# The checks the offline assistant proposes when nothing matched: the evidence that tells
+# most causes apart (the service's [CHECKS] marker; each result becomes a fact).
+FIRST_CHECKS = (
+    "What is the exact error message the user sees?",
+    "Are other users or machines affected?",
+    "When did it start, and what changed just before?",
+)
+
+
 def compose_chat_reply(request: LLMRequest) -> str:
     # What the engineer said, when the caller says so: the user turns may also carry
     # context (template descriptions, facts) whose words would match themselves.
@@ -207,6 +216,7 @@ def compose_chat_reply(request: LLMRequest) -> str:
                 *not_again,
                 "No library template matched this conversation. Could you add more detail: "
                 "the exact error text, the affected user and host, and what changed recently?",
+                f"[CHECKS]{json.dumps(list(FIRST_CHECKS))}[/CHECKS]",
             ]
         )
     best, others = ranked[0], ranked[1:3]

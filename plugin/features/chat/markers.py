@@ -1,4 +1,5 @@
-"""The machine-readable blocks of an assistant reply: ``[SUGGEST_FIX]`` and ``[FIX_OUTCOME]``.
+"""The machine-readable blocks of an assistant reply: ``[SUGGEST_FIX]``, ``[FIX_OUTCOME]``
+and ``[CHECKS]`` (diagnostic checks, parsed in ``checks_marker``).
 
 A block is an open tag, optional whitespace, one JSON value, optional whitespace and the
 matching close tag. The JSON is *decoded* to find where the block ends, so a close tag inside
@@ -25,14 +26,16 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from plugin.features.chat.checks_marker import CHECKS, checks_from
 from plugin.features.fixes.transitions import OUTCOME_STATUSES, FixStatus
 
 SUGGEST_FIX = "SUGGEST_FIX"
 FIX_OUTCOME = "FIX_OUTCOME"
 TITLE_MAX_LENGTH = 500  # the suggested_fixes.title column
 
-_TAG_RE = re.compile(r"\[(/?)(SUGGEST_FIX|FIX_OUTCOME)\]")
-_TAGS = tuple(f"[{slash}{kind}]" for kind in (SUGGEST_FIX, FIX_OUTCOME) for slash in ("", "/"))
+_KINDS = (SUGGEST_FIX, FIX_OUTCOME, CHECKS)
+_TAG_RE = re.compile(r"\[(/?)(SUGGEST_FIX|FIX_OUTCOME|CHECKS)\]")
+_TAGS = tuple(f"[{slash}{kind}]" for kind in _KINDS for slash in ("", "/"))
 _WS_RE = re.compile(r"\s*")
 _WS_RUN_RE = re.compile(r"\s+")
 # strict=False: models write literal newlines inside long script strings.
@@ -64,6 +67,7 @@ class ParsedReply:
     # Why blocks were dropped, for logging. Never quotes block content (scripts may hold
     # secrets).
     ignored: list[str] = field(default_factory=list)
+    checks: list[str] | None = None  # the last valid [CHECKS] block's checks
 
 
 def parse_markers(text: str) -> ParsedReply:
@@ -149,8 +153,7 @@ class _BlockScanner:
     def __init__(self) -> None:
         self._buffer = ""
         self._open_kind: str | None = None
-        self._suggestion: SuggestionMarker | None = None
-        self._outcome: OutcomeMarker | None = None
+        self._found: dict[str, Any] = {}  # kind → its last valid value
         self._ignored: list[str] = []
 
     def push(self, text: str, *, final: bool) -> str:
@@ -182,22 +185,24 @@ class _BlockScanner:
                 self._open_kind = None
 
     def result(self, visible_text: str) -> ParsedReply:
-        return ParsedReply(visible_text, self._suggestion, self._outcome, list(self._ignored))
+        found = self._found
+        return ParsedReply(
+            visible_text,
+            found.get(SUGGEST_FIX),
+            found.get(FIX_OUTCOME),
+            list(self._ignored),
+            found.get(CHECKS),
+        )
 
     def _record(self, kind: str, value: Any, problem: str | None) -> None:
-        parsed: SuggestionMarker | OutcomeMarker | str = problem or (
-            _suggestion_from(value) if kind == SUGGEST_FIX else _outcome_from(value)
-        )
+        parse = {SUGGEST_FIX: _suggestion_from, FIX_OUTCOME: _outcome_from, CHECKS: checks_from}
+        parsed = problem or parse[kind](value)
         if isinstance(parsed, str):
             self._ignored.append(f"{kind} block ignored: {parsed}")
             return
-        previous = self._suggestion if kind == SUGGEST_FIX else self._outcome
-        if previous is not None:
+        if kind in self._found:
             self._ignored.append(f"earlier {kind} block replaced by a later one")
-        if isinstance(parsed, SuggestionMarker):
-            self._suggestion = parsed
-        else:
-            self._outcome = parsed
+        self._found[kind] = parsed
 
 
 def _partial_tag_start(buffer: str) -> int:

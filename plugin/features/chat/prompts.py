@@ -84,6 +84,15 @@ When the engineer reports a failed or partial outcome, acknowledge it and contin
 troubleshooting; suggest a different fix only once you have a reason to believe in it. If \
 one reply carries both blocks, put [FIX_OUTCOME] first: it is about the current fix, which \
 the new suggestion then replaces.
+
+3. [CHECKS] proposes diagnostic checks.
+When the evidence does not yet tell the likely causes apart, propose up to five short checks \
+the engineer can do now, each one observation with a clear answer (a service's state, an \
+exact error text, whether other users are affected). The engineer ticks each off with its \
+result, which becomes a confirmed fact. Your newest checks replace the ones not done yet, so \
+repeat a check that still matters. Do not propose checks whose answer is already a fact.
+[CHECKS]["Is the Print Spooler service running on the print server?", "Does a test page \
+print from the server itself?"][/CHECKS]
 """
 
 _SCRIPT_PREVIEW_CHARS = 2000

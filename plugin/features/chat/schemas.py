@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from plugin.features.checks.schemas import CheckOut
 from plugin.features.fixes.schemas import FixOut
 from plugin.features.sessions.schemas import MessageOut
 from plugin.kernel.http import RowId
@@ -30,4 +31,7 @@ class TurnOut(BaseModel):
     assistant_message: MessageOut
     suggested_fix: FixOut | None = None
     fix_outcome: FixOutcomeEvent | None = None
+    proposed_checks: list[CheckOut] = Field(
+        default_factory=list, description="Diagnostic checks this reply proposed ([CHECKS])"
+    )
     state_version: int

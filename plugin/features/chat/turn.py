@@ -18,6 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from plugin.features.chat.markers import ParsedReply, parse_markers
 from plugin.features.chat.prompts import CHAT_SYSTEM_PROMPT, build_context_block
 from plugin.features.chat.schemas import FixOutcomeEvent, MessageCreate, TurnOut
+from plugin.features.checks.models import DiagnosticCheck
+from plugin.features.checks.service import check_out, propose_checks
 from plugin.features.fixes.models import SuggestedFix
 from plugin.features.fixes.service import NewSuggestion, active_fix, fix_out, suggest, transition
 from plugin.features.scripts.models import ScriptTemplate
@@ -304,6 +306,7 @@ async def _store_reply(
 
     outcome_event = None
     suggested = None
+    checks: list[DiagnosticCheck] = []
     if ai_session.is_active:
         # The outcome refers to the fix that was active when the engineer wrote; apply it
         # before a suggestion in the same reply supersedes that fix.
@@ -311,7 +314,9 @@ async def _store_reply(
             outcome_event = await _apply_outcome(tx, ai_session.id, parsed)
         if parsed.suggestion is not None:
             suggested = await _apply_suggestion(tx, ai_session, parsed, assistant.id)
-    elif parsed.outcome or parsed.suggestion:
+        if parsed.checks:
+            checks = await propose_checks(tx, ai_session.id, parsed.checks, assistant.id)
+    elif parsed.outcome or parsed.suggestion or parsed.checks:
         log.info("markers_ignored_session_closed", session_id=ai_session.id)
     version = await bump_state_version(tx, ai_session.id)
     return TurnOut(
@@ -319,6 +324,7 @@ async def _store_reply(
         assistant_message=message_out(assistant),
         suggested_fix=fix_out(suggested) if suggested else None,
         fix_outcome=outcome_event,
+        proposed_checks=[check_out(check) for check in checks],
         state_version=version,
     )
 

@@ -37,6 +37,9 @@ class SuggestedFix(Base):
     verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     partial_notes: Mapped[str | None] = mapped_column(Text)
     pending_reason: Mapped[str | None] = mapped_column(Text)
+    # What happened when it didn't work, in the engineer's words (redacted): the escalation
+    # package carries it.
+    failure_reason: Mapped[str | None] = mapped_column(Text)
     superseded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     source_message_id: Mapped[int | None] = mapped_column(
         ForeignKey("messages.id", ondelete="SET NULL")

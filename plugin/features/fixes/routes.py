@@ -10,8 +10,10 @@ from plugin.features.fixes.models import SuggestedFix
 from plugin.features.fixes.schemas import FixList, FixOut, OutcomeIn
 from plugin.features.fixes.service import active_fix, fix_out, get_fix, mark_applied, transition
 from plugin.kernel.ai_sessions import bump_state_version, get_ai_session, require_active
-from plugin.kernel.errors import NotFound
+from plugin.kernel.errors import NotFound, Unprocessable
 from plugin.kernel.http import Req, RouteTable
+from plugin.kernel.secret_memory import take_in
+from plugin.kernel.states import FixStatus
 
 routes = RouteTable("suggested-fixes")
 FIXES = "/api/v1/ai-sessions/{session_id}/suggested-fixes"
@@ -74,6 +76,12 @@ async def apply_fix(req: Req) -> FixOut:
     errors=(404, 409),
 )
 async def set_outcome(req: Req[OutcomeIn, Any]) -> FixOut:
+    reason = (req.body.failure_reason or "").strip() or None
+    if reason is not None and req.body.outcome != FixStatus.APPLIED_FAILED:
+        raise Unprocessable(
+            "A failure reason goes with applied_failed only.",
+            details={"fields": {"failure_reason": "only with outcome applied_failed"}},
+        )
     async with req.database.write() as tx:
         ai_session = await get_ai_session(tx, req.account_id, req.path_int("session_id"))
         require_active(ai_session)
@@ -85,5 +93,14 @@ async def set_outcome(req: Req[OutcomeIn, Any]) -> FixOut:
             notes=req.body.notes,
             pending_reason=req.body.pending_reason,
         )
+        if req.body.outcome == FixStatus.APPLIED_FAILED:
+            # The engineer's words may carry a secret: remembered and redacted like a fact.
+            taken = (
+                await take_in(tx, req.instance.box(), ai_session.id, reason, source="outcome")
+                if reason
+                else None
+            )
+            fix.failure_reason = taken.text if taken else None
+            await tx.flush()
         version = await bump_state_version(tx, ai_session.id)
         return fix_out(fix, version)

@@ -31,6 +31,9 @@ class FixOut(BaseModel):
     verified_at: datetime | None
     partial_notes: str | None
     pending_reason: str | None
+    failure_reason: str | None = Field(
+        None, description="What happened when it didn't work (applied_failed), redacted"
+    )
     superseded_at: datetime | None
     created_at: datetime
     state_version: int | None = Field(
@@ -55,6 +58,12 @@ class OutcomeIn(BaseModel):
     outcome: Literal[OUTCOMES]  # type: ignore[valid-type]
     notes: str | None = Field(None, max_length=4000)
     pending_reason: str | None = Field(None, max_length=1000)
+    failure_reason: str | None = Field(
+        None,
+        max_length=4000,
+        description="With applied_failed only: what happened (optional; the escalation "
+        "package quotes it)",
+    )
 
 
 class DecisionIn(BaseModel):

@@ -44,6 +44,7 @@ def fix_out(fix: SuggestedFix, state_version: int | None = None) -> FixOut:
         verified_at=fix.verified_at,
         partial_notes=fix.partial_notes,
         pending_reason=fix.pending_reason,
+        failure_reason=fix.failure_reason,
         superseded_at=fix.superseded_at,
         created_at=fix.created_at,
         state_version=state_version,

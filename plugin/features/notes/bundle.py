@@ -28,6 +28,7 @@ class FixInBundle:
     superseded: bool = False
     partial_notes: str | None = None
     pending_reason: str | None = None
+    failure_reason: str | None = None  # what happened when it didn't work (the engineer's)
     applied: bool = False
     verified: bool = False
     script: str | None = None

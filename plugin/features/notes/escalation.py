@@ -163,6 +163,8 @@ def _outcome(fix: FixInBundle) -> str:
         return f"partly worked: {notes_of(fix)}"
     if fix_state == APPLIED_PENDING:
         return f"waiting to verify: {clause(fix.pending_reason)}."
+    if fix_state == APPLIED_FAILED and fix.failure_reason:
+        return f"didn't work: {sentence(fix.failure_reason)}"
     return {
         APPLIED_SUCCESS: "worked.",
         APPLIED_FAILED: "didn't work.",

@@ -14,7 +14,8 @@ You receive one JSON bundle about a troubleshooting session, between <bundle> ta
 - facts: observations the engineer confirmed.
 - fixes: every fix suggested in the session, oldest first. status is one of:
   suggested (no outcome reported; applied=true means it was applied and the result is not
-  known yet), applied_success (it worked), applied_failed (it did not work), applied_partial
+  known yet), applied_success (it worked), applied_failed (it did not work;
+  failure_reason, when given, says what happened), applied_partial
   (it partly worked; partial_notes says what remains), applied_pending (applied and waiting to
   verify; pending_reason says what is being waited on), dismissed (rejected by the engineer).
   superseded=true means a later suggestion replaced it; active=true marks the current fix.
@@ -102,7 +103,8 @@ Sections:
   the chat having seen, checked or ruled out, close to their words and marked as reported in
   chat (not as confirmed facts). If there is nothing, say so.
 - What we've tried: each attempt exactly once, oldest first, with its outcome in words and
-  the reason: worked / didn't work / partly worked (with partial_notes) / waiting to verify
+  the reason: worked / didn't work (with failure_reason, what happened, when given) /
+  partly worked (with partial_notes) / waiting to verify
   (with pending_reason) / applied, outcome not reported / suggested, not applied / dismissed.
   The same fix suggested more than once (same template and parameters, or same title) is one
   entry; say when it was suggested again after it was tried. Mark superseded fixes. Name the

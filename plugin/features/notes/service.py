@@ -158,6 +158,7 @@ def _fix(fix: SuggestedFix, template: ScriptTemplate | None) -> FixInBundle:
         superseded=fix.superseded_at is not None,
         partial_notes=_clean(fix.partial_notes),
         pending_reason=_clean(fix.pending_reason),
+        failure_reason=_clean(fix.failure_reason),
         applied=fix.applied_at is not None,
         verified=fix.verified_at is not None,
         script=_clean(script),

@@ -1,4 +1,6 @@
-"""The pod page: index.html with the origins of the account's PSA, framed only by them."""
+"""The pages the PSA frames: the pod (index.html), the script library, the Script Builder
+and the admin page. Each carries the origins of the account's PSA (the only windows whose
+messages it answers) and may be framed only by them; none runs inline script or style."""
 
 from __future__ import annotations
 
@@ -8,8 +10,17 @@ from functools import lru_cache
 from pathlib import Path
 
 STATIC_DIR = Path(__file__).parent / "static"
-ASSET_TYPES = {".js": "text/javascript", ".css": "text/css"}
+ASSET_TYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
 _ASSET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+
+# Page → (its HTML file, the way back to the service's root from its path, for relative
+# links: the service may live under a path prefix).
+PAGES = {
+    "pod": ("index.html", ""),
+    "library": ("library.html", ""),
+    "builder": ("builder.html", "../"),
+    "admin": ("admin.html", ""),
+}
 
 
 def content_security_policy(origins: list[str]) -> str:
@@ -21,17 +32,24 @@ def content_security_policy(origins: list[str]) -> str:
     )
 
 
-def render_page(origins: list[str], account_slug: str) -> str:
+def render_page(origins: list[str], account_slug: str, page: str = "pod") -> str:
+    name, root = PAGES[page]
     return (
-        _template()
+        _template(name)
         .replace("{{cw_origins}}", html.escape(" ".join(origins), quote=True))
         .replace("{{account}}", html.escape(account_slug, quote=True))
+        .replace("{{root}}", root)
     )
 
 
-@lru_cache(maxsize=1)
-def _template() -> str:
-    return (STATIC_DIR / "index.html").read_text(encoding="utf-8")
+@lru_cache(maxsize=len(PAGES))
+def _template(name: str) -> str:
+    return (STATIC_DIR / name).read_text(encoding="utf-8")
+
+
+def frame_origins(from_psa: list[str], extra: list[str]) -> list[str]:
+    """The PSA's origins, then the admin's extra ones, each once."""
+    return list(dict.fromkeys([*from_psa, *extra]))
 
 
 def asset_path(name: str) -> Path | None:

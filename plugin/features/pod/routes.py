@@ -1,5 +1,5 @@
-"""The pod: the page ConnectWise embeds in the Service Ticket screen, its scripts and
-styles, and its member sign-in."""
+"""The pod: the page ConnectWise embeds in the Service Ticket screen, the pages it opens
+(script library, Script Builder, admin page), their scripts and styles, and member sign-in."""
 
 from __future__ import annotations
 
@@ -7,15 +7,51 @@ from typing import Any
 
 from aiohttp import web
 
-from plugin.features.pod.page import ASSET_TYPES, asset_path, content_security_policy, render_page
-from plugin.features.pod.schemas import PodQuery, PodSessionIn, PodSessionOut
+from plugin.features.pod.page import (
+    ASSET_TYPES,
+    asset_path,
+    content_security_policy,
+    frame_origins,
+    render_page,
+)
+from plugin.features.pod.schemas import (
+    AccountQuery,
+    PodOrigins,
+    PodQuery,
+    PodSessionIn,
+    PodSessionOut,
+)
 from plugin.features.pod.signin import POD_SIGN_IN
 from plugin.kernel.errors import NotFound
 from plugin.kernel.http import Req, RouteTable
+from plugin.kernel.preferences import AccountPreferences
 from plugin.kernel.psa import has_psa
-from plugin.kernel.tenancy import get_account_by_slug
+from plugin.kernel.tenancy import Account, get_account, get_account_by_slug
 
 routes = RouteTable("pod")
+
+
+def _origins_of(req: Req, account: Account) -> PodOrigins:
+    pod = req.psa.for_account(account).pod if has_psa(account) else None
+    extra = AccountPreferences.from_stored(account.preferences).extra_pod_origins
+    return PodOrigins(from_psa=pod.frame_origins() if pod is not None else [], extra=extra)
+
+
+async def _page(req: Req, slug: str, page: str) -> web.Response:
+    async with req.database.read() as db:
+        account = await get_account_by_slug(db, slug)
+    if account is None:
+        raise NotFound(f"There is no account '{slug}'.", code="account_not_found")
+    known = _origins_of(req, account)
+    origins = frame_origins(known.from_psa, known.extra)
+    return web.Response(
+        text=render_page(origins, account.slug, page),
+        content_type="text/html",
+        headers={
+            "Content-Security-Policy": content_security_policy(origins),
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 @routes.get(
@@ -28,25 +64,50 @@ routes = RouteTable("pod")
     errors=(404, 422),
 )
 async def pod_page(req: Req[Any, PodQuery]) -> web.Response:
-    async with req.database.read() as db:
-        account = await get_account_by_slug(db, req.query.account)
-    if account is None:
-        raise NotFound(f"There is no account '{req.query.account}'.", code="account_not_found")
-    pod = req.psa.for_account(account).pod if has_psa(account) else None
-    origins = pod.frame_origins() if pod is not None else []
-    return web.Response(
-        text=render_page(origins, account.slug),
-        content_type="text/html",
-        headers={
-            "Content-Security-Policy": content_security_policy(origins),
-            "Cache-Control": "no-store",
-        },
-    )
+    return await _page(req, req.query.account, "pod")
+
+
+@routes.get(
+    "/scripts",
+    summary="The script library page: search, track records, drafts to review",
+    auth="public",
+    query=AccountQuery,
+    response="text/html",
+    errors=(404, 422),
+)
+async def library_page(req: Req[Any, AccountQuery]) -> web.Response:
+    return await _page(req, req.query.account, "library")
+
+
+@routes.get(
+    "/scripts/builder",
+    summary="The Script Builder page (?from_session=&fix= from a fix, ?draft= to edit a "
+    "draft, or empty)",
+    auth="public",
+    query=AccountQuery,
+    response="text/html",
+    errors=(404, 422),
+)
+async def builder_page(req: Req[Any, AccountQuery]) -> web.Response:
+    return await _page(req, req.query.account, "builder")
+
+
+@routes.get(
+    "/admin",
+    summary="The admin page: statuses per board, auto-open boards, pod origins, API tokens, "
+    "the doctor's checks",
+    auth="public",
+    query=AccountQuery,
+    response="text/html",
+    errors=(404, 422),
+)
+async def admin_page(req: Req[Any, AccountQuery]) -> web.Response:
+    return await _page(req, req.query.account, "admin")
 
 
 @routes.get(
     "/pod/static/{name}",
-    summary="The pod's script and stylesheet",
+    summary="The pages' scripts (ES modules), stylesheet and icon",
     auth="public",
     response="application/octet-stream",
     errors=(404,),
@@ -64,14 +125,42 @@ async def pod_asset(req: Req) -> web.FileResponse:
     )
 
 
+@routes.get(
+    "/favicon.ico",
+    summary="The icon (SVG)",
+    auth="public",
+    response="image/svg+xml",
+)
+async def favicon(req: Req) -> web.FileResponse:
+    path = asset_path("favicon.svg")
+    assert path is not None
+    return web.FileResponse(
+        path, headers={"Content-Type": ASSET_TYPES[".svg"], "Cache-Control": "max-age=86400"}
+    )
+
+
+@routes.get(
+    "/api/v1/pod/origins",
+    summary="The origins allowed to frame the pod: derived from the account's ConnectWise "
+    "URL, and the admin's extra_pod_origins (admin)",
+    auth="admin",
+    response=PodOrigins,
+)
+async def pod_origins(req: Req) -> PodOrigins:
+    async with req.database.read() as db:
+        account = await get_account(db, req.account_id)
+    return _origins_of(req, account)
+
+
 @routes.post(
     "/api/v1/pod/session",
     summary="Exchange the ConnectWise member authentication from the pod for a short-lived "
-    "engineer token (the member is verified with the account's ConnectWise)",
+    "token (the member is verified with the account's ConnectWise); role admin for a member "
+    "listed in admin_members",
     auth="public",
     body=PodSessionIn,
     response=PodSessionOut,
-    errors=(401, 404, 409, 429, 502, 503),
+    errors=(401, 403, 404, 409, 429, 502, 503),
 )
 async def pod_session(req: Req[PodSessionIn, Any]) -> PodSessionOut:
     return await req.app[POD_SIGN_IN].sign_in(req.body, req.request.remote or "unknown")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -13,6 +14,12 @@ class PodQuery(BaseModel):
     id: str | None = Field(None, max_length=64, description="ConnectWise record id ([cw_id])")
     screen: str | None = Field(None, max_length=64, description="ConnectWise screen ([cw_screen])")
     account: str = Field("default", pattern=ACCOUNT_SLUG)
+
+
+class AccountQuery(BaseModel):
+    account: str = Field("default", pattern=ACCOUNT_SLUG)
+    # The pages' own parameters (read by their scripts): allowed, not used here.
+    model_config = ConfigDict(extra="ignore")
 
 
 class PodSessionIn(BaseModel):
@@ -30,6 +37,11 @@ class PodSessionIn(BaseModel):
     memberEmail: str | None = Field(None, max_length=320)
     site: str | None = Field(None, max_length=500)
     companyid: str | int | None = Field(None)
+    role: Literal["engineer", "admin"] = Field(
+        "engineer",
+        description="admin: an admin session for the admin page, given only to a member "
+        "listed in the account's admin_members preference (403 otherwise)",
+    )
 
     @field_validator("member_id", "member_hash")
     @classmethod
@@ -46,7 +58,17 @@ class PodMember(BaseModel):
 
 
 class PodSessionOut(BaseModel):
-    token: str = Field(description="Bearer token for /api/v1 (role engineer), short-lived")
+    token: str = Field(description="Bearer token for /api/v1 (the role asked for), short-lived")
+    role: str = "engineer"
+    may_admin: bool = Field(False, description="The member is one of the account's admin_members")
     expires_at: datetime
     member: PodMember
     account: str
+
+
+class PodOrigins(BaseModel):
+    """Who may frame the pod: the origins derived from the account's PSA connection, and
+    the admin's extra ones (`extra_pod_origins`)."""
+
+    from_psa: list[str]
+    extra: list[str]

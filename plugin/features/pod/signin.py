@@ -25,11 +25,13 @@ from plugin.kernel.db import Database, utcnow
 from plugin.kernel.errors import (
     BadGateway,
     Conflict,
+    Forbidden,
     NotFound,
     ServiceUnavailable,
     TooManyRequests,
     Unauthorized,
 )
+from plugin.kernel.preferences import AccountPreferences
 from plugin.kernel.psa import PSAConnections, connection_fingerprint, has_psa
 from plugin.kernel.states import TokenKind, TokenRole
 from plugin.kernel.tenancy import Account, get_account_by_slug
@@ -94,7 +96,15 @@ class PodSignIn:
         # The member's own slate is clean again; the address's is not (one good member must
         # not unlock guessing at the others).
         self.failures.clear(next(iter(limits)))
-        return await self._issue_token(account, identity, verified_by)
+        may_admin = AccountPreferences.from_stored(account.preferences).is_admin_member(
+            identity.member_id
+        )
+        if body.role == TokenRole.ADMIN and not may_admin:
+            raise Forbidden(
+                "This ConnectWise member is not one of Fixpilot's admins (admin_members).",
+                code="admin_required",
+            )
+        return await self._issue_token(account, identity, verified_by, body.role, may_admin)
 
     async def _hosted_pod(self, slug: str) -> tuple[Account, HostedPod]:
         async with self.database.read() as db:
@@ -111,7 +121,12 @@ class PodSignIn:
         return account, pod
 
     async def _issue_token(
-        self, account: Account, identity: MemberIdentity, verified_by: str
+        self,
+        account: Account,
+        identity: MemberIdentity,
+        verified_by: str,
+        role: str,
+        may_admin: bool,
     ) -> PodSessionOut:
         now = utcnow()
         expires_at = now + POD_TOKEN_LIFETIME
@@ -126,8 +141,10 @@ class PodSignIn:
             token, _ = await create_token(
                 tx,
                 account,
-                role=TokenRole.ENGINEER,
-                name=f"pod: {identity.member_id}"[:200],
+                role=role,
+                name=f"pod{' admin' if role == TokenRole.ADMIN else ''}: {identity.member_id}"[
+                    :200
+                ],
                 kind=TokenKind.POD,
                 member_id=identity.member_id,
                 expires_at=expires_at,
@@ -139,9 +156,12 @@ class PodSignIn:
             account=account.slug,
             member=identity.member_id,
             verified_by=verified_by,
+            role=role,
         )
         return PodSessionOut(
             token=token,
+            role=role,
+            may_admin=may_admin,
             expires_at=expires_at,
             member=PodMember(id=identity.member_id, name=identity.name, email=identity.email),
             account=account.slug,

@@ -16,3 +16,24 @@ class BoardStatus(BaseModel):
 class BoardStatuses(BaseModel):
     items: list[BoardStatus]
     next_cursor: str | None = None
+
+
+class BoardOut(BaseModel):
+    id: int
+    name: str
+
+
+class BoardList(BaseModel):
+    items: list[BoardOut]
+    next_cursor: str | None = None
+
+
+class DoctorLine(BaseModel):
+    ok: bool
+    what: str
+    why: str = ""
+
+
+class DoctorReport(BaseModel):
+    lines: list[DoctorLine]
+    failures: int
