@@ -1,6 +1,6 @@
 """The pod's view of AI sessions: each session with its ticket, active fix, banner and
-latest writeback, read in a fixed number of queries whatever the page size. A read model:
-it reads what several features wrote, so it sits above them."""
+latest writeback, read in one query whatever the page size (the pod polls one session: its
+hottest read). A read model: it reads what several features wrote, so it sits above them."""
 
 from __future__ import annotations
 
@@ -8,22 +8,24 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import Row, and_, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from plugin.features.fixes.models import IS_ACTIVE_FIX, SuggestedFix
+from plugin.features.fixes.models import SuggestedFix
 from plugin.features.fixes.schemas import FixOut
-from plugin.features.fixes.service import fix_out
 from plugin.features.fixes.transitions import banner_mode
 from plugin.features.sessions.schemas import SessionCreate, SessionQuery
 from plugin.features.sessions.service import fetch_ticket_context, open_session
 from plugin.features.writeback.models import Writeback
-from plugin.kernel.ai_sessions import AISession, get_ai_session
+from plugin.kernel.ai_sessions import AISession
 from plugin.kernel.db import utcnow
-from plugin.kernel.errors import Unprocessable
+from plugin.kernel.errors import NotFound, Unprocessable
 from plugin.kernel.http import Req, RouteTable
 from plugin.kernel.pagination import fetch_page
-from plugin.kernel.tenancy import get_account
+from plugin.kernel.preferences import AccountPreferences
+from plugin.kernel.states import FixStatus
+from plugin.kernel.tenancy import Account
+from plugin.views.findings import script_findings
 
 routes = RouteTable("ai-sessions")
 SESSION = "/api/v1/ai-sessions/{session_id}"
@@ -115,7 +117,7 @@ async def create_session(req: Req[SessionCreate, Any]) -> SessionOut:
             secrets=read.secrets if read else (),
             box=req.instance.box(),
         )
-        return (await sessions_out(tx, req, [ai_session]))[0]
+        return (await sessions_out(tx, req, [ai_session.id]))[0]
 
 
 @routes.get(
@@ -135,7 +137,7 @@ async def list_sessions(req: Req[Any, SessionQuery]) -> SessionPage:
         rows, cursor = await fetch_page(
             db, stmt, AISession.id, q.cursor, q.limit, newest_first=True
         )
-        items = await sessions_out(db, req, rows)
+        items = await sessions_out(db, req, [row.id for row in rows])
     return SessionPage(items=items, next_cursor=cursor)
 
 
@@ -146,84 +148,150 @@ async def list_sessions(req: Req[Any, SessionQuery]) -> SessionPage:
     errors=(404,),
 )
 async def get_one_session(req: Req) -> SessionOut:
-    async with req.database.read() as db:
-        ai_session = await get_ai_session(db, req.account_id, req.path_int("session_id"))
-        return (await sessions_out(db, req, [ai_session]))[0]
+    session_id = req.path_int("session_id")
+    # A bare connection, not an ORM session: one statement in one read transaction.
+    async with req.database.engine.connect() as conn:
+        rows = (await conn.execute(_ONE, {"account_id": req.account_id, "sid": session_id})).all()
+    if not rows:
+        raise NotFound(f"AI session {session_id} does not exist.", code="ai_session_not_found")
+    return _session_out(rows[0], utcnow(), _Nudge(req))
 
 
-async def sessions_out(
-    db: AsyncSession, req: Req, ai_sessions: list[AISession]
-) -> list[SessionOut]:
-    """Sessions as the pod sees them, with three queries however many sessions there are."""
-    account = await get_account(db, req.account_id)
-    nudge_after = account.prefs.nudge_after(req.settings.nudge_after_minutes)
-    ids = [s.id for s in ai_sessions]
-    fixes = {
-        f.session_id: f
-        for f in (
-            await db.execute(
-                select(SuggestedFix).where(SuggestedFix.session_id.in_(ids), IS_ACTIVE_FIX)
-            )
-        ).scalars()
-    }
-    writebacks: dict[int, Writeback] = {}
-    for writeback in (
-        await db.execute(
-            select(Writeback).where(Writeback.session_id.in_(ids)).order_by(Writeback.id)
+async def sessions_out(db: AsyncSession, req: Req, ai_session_ids: list[int]) -> list[SessionOut]:
+    """Sessions as the pod sees them, in the order given, with one query however many."""
+    if not ai_session_ids:
+        return []
+    conn = await db.connection()
+    result = await conn.execute(_MANY, {"account_id": req.account_id, "ids": ai_session_ids})
+    by_id = {row.id: row for row in result}
+    now, nudge = utcnow(), _Nudge(req)
+    return [_session_out(by_id[i], now, nudge) for i in ai_session_ids if i in by_id]
+
+
+# --- The one query: the session, its account's preferences, its active fix (at most one, a
+# unique index says so) and its newest writeback, as one row per session. Core, not ORM:
+# the ORM's identity map and instrumentation cost more than the query on this path.
+_S, _A = AISession.__table__, Account.__table__
+_F, _W = SuggestedFix.__table__, Writeback.__table__
+_SESSION_FIELDS = (
+    "id",
+    "title",
+    "psa_ticket_id",
+    "status",
+    "state_version",
+    "ticket_state",
+    "ticket_context",
+    "created_at",
+    "updated_at",
+)
+# FixOut's fields that are columns of the fix (state_version is a write's; findings, the lint's).
+_FIX_FIELDS = tuple(n for n in FixOut.model_fields if n not in ("state_version", "findings"))
+
+# --- Writeback columns: the only place this view reads a writeback. WritebackBrief's fields
+# are read from the columns of the same names; if the writeback's state columns change
+# (stage + state → one state field), adjust WritebackBrief and, if a field is derived
+# rather than stored, `_writeback_brief` below. ---
+_WRITEBACK_FIELDS = tuple(WritebackBrief.model_fields)
+
+
+def _writeback_brief(m) -> WritebackBrief | None:
+    if m["wb_id"] is None:
+        return None
+    return WritebackBrief(**{n: m["wb_" + n] for n in _WRITEBACK_FIELDS})
+
+
+# --- end of the writeback columns ---
+
+_NEWER = _W.alias("newer")
+_NEWEST_WRITEBACK = (
+    select(func.max(_NEWER.c.id))
+    .where(_NEWER.c.session_id == _S.c.id)
+    .correlate(_S)
+    .scalar_subquery()
+)
+_COLUMNS = (
+    *(_S.c[n] for n in _SESSION_FIELDS),
+    _A.c.preferences.label("account_preferences"),
+    *(_F.c[n].label("fix_" + n) for n in _FIX_FIELDS),
+    *(_W.c[n].label("wb_" + n) for n in _WRITEBACK_FIELDS),
+)
+_FROM = (
+    _S.join(_A, _A.c.id == _S.c.account_id)
+    .outerjoin(
+        _F,
+        and_(
+            _F.c.session_id == _S.c.id,
+            _F.c.superseded_at.is_(None),
+            _F.c.status != FixStatus.DISMISSED.value,
+        ),
+    )
+    .outerjoin(_W, _W.c.id == _NEWEST_WRITEBACK)
+)
+_ONE = (
+    select(*_COLUMNS)
+    .select_from(_FROM)
+    .where(_S.c.id == bindparam("sid"), _S.c.account_id == bindparam("account_id"))
+)
+_MANY = (
+    select(*_COLUMNS)
+    .select_from(_FROM)
+    .where(
+        _S.c.id.in_(bindparam("ids", expanding=True)),
+        _S.c.account_id == bindparam("account_id"),
+    )
+)
+
+
+class _Nudge:
+    """The account's nudge delay, parsed from its preferences only if a banner needs it."""
+
+    def __init__(self, req: Req) -> None:
+        self.default_minutes = req.settings.nudge_after_minutes
+        self.value: timedelta | None = None
+
+    def of(self, preferences: dict[str, Any] | None) -> timedelta:
+        if self.value is None:
+            prefs = AccountPreferences.from_stored(preferences)
+            self.value = prefs.nudge_after(self.default_minutes)
+        return self.value
+
+
+def _session_out(row: Row, now: datetime, nudge: _Nudge) -> SessionOut:
+    m = row._mapping
+    fix = mode = None
+    if m["fix_id"] is not None:
+        fix = FixOut(
+            **{n: m["fix_" + n] for n in _FIX_FIELDS},
+            state_version=None,
+            findings=script_findings(m["fix_edited_script"] or m["fix_ai_drafted_script"]),
         )
-    ).scalars():
-        writebacks[writeback.session_id] = writeback  # the newest wins
-    now = utcnow()
-    return [
-        session_out(s, fixes.get(s.id), writebacks.get(s.id), now, nudge_after) for s in ai_sessions
-    ]
-
-
-def session_out(
-    ai_session: AISession,
-    fix: SuggestedFix | None,
-    writeback: Writeback | None,
-    now: datetime,
-    nudge_after: timedelta,
-) -> SessionOut:
-    mode = None
-    if fix is not None:
+        applied_at = m["fix_applied_at"]
+        # Only a suggested fix that was applied has a time-dependent banner.
+        needs_delay = applied_at is not None and m["fix_status"] == FixStatus.SUGGESTED
         mode = banner_mode(
-            status=fix.status,
-            applied_at=fix.applied_at,
+            status=m["fix_status"],
+            applied_at=applied_at,
             superseded=False,
             now=now,
-            nudge_after=nudge_after,
+            nudge_after=nudge.of(m["account_preferences"]) if needs_delay else _NO_DELAY,
         )
     ticket = None
-    if ai_session.psa_ticket_id is not None:
-        ticket = TicketInfo(id=ai_session.psa_ticket_id, **(ai_session.ticket_context or {}))
+    if m["psa_ticket_id"] is not None:
+        ticket = TicketInfo(id=m["psa_ticket_id"], **(m["ticket_context"] or {}))
     return SessionOut(
-        id=ai_session.id,
-        title=ai_session.title,
-        psa_ticket_id=ai_session.psa_ticket_id,
-        status=ai_session.status,
-        state_version=ai_session.state_version,
-        ticket_state=ai_session.ticket_state,
+        id=m["id"],
+        title=m["title"],
+        psa_ticket_id=m["psa_ticket_id"],
+        status=m["status"],
+        state_version=m["state_version"],
+        ticket_state=m["ticket_state"],
         ticket=ticket,
-        active_fix=fix_out(fix) if fix else None,
+        active_fix=fix,
         banner_mode=mode,
-        latest_writeback=_writeback_brief(writeback),
-        created_at=ai_session.created_at,
-        updated_at=ai_session.updated_at,
+        latest_writeback=_writeback_brief(m),
+        created_at=m["created_at"],
+        updated_at=m["updated_at"],
     )
 
 
-def _writeback_brief(writeback: Writeback | None) -> WritebackBrief | None:
-    if writeback is None:
-        return None
-    return WritebackBrief(
-        id=writeback.id,
-        kind=writeback.kind,
-        state=writeback.state,
-        stage=writeback.stage,
-        last_error=writeback.last_error,
-        attempts=writeback.attempts,
-        created_by=writeback.created_by,
-        author_member_id=writeback.author_member_id,
-    )
+_NO_DELAY = timedelta(0)

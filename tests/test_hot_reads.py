@@ -1,0 +1,262 @@
+"""The pod's hot read, `GET /api/v1/ai-sessions/{id}`: one query in one read transaction,
+answering byte for byte what the four-query ORM read answered."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import event, select
+
+from plugin.features.fixes.models import IS_ACTIVE_FIX, SuggestedFix
+from plugin.features.fixes.service import fix_out
+from plugin.features.fixes.transitions import banner_mode
+from plugin.features.writeback.models import Writeback
+from plugin.kernel.ai_sessions import AISession, get_ai_session
+from plugin.kernel.appkeys import SETTINGS
+from plugin.kernel.db import utcnow
+from plugin.kernel.http import json_response
+from plugin.kernel.tenancy import get_account, get_account_by_slug
+from plugin.views.sessions import SessionOut, TicketInfo, WritebackBrief
+from tests.helpers import db_of
+
+DANGEROUS = "Get-ChildItem C:\\Users | Remove-Item -Recurse -Force\nformat c: /q\n"
+
+
+# --- The oracle: the read as it was before issue 15 (four ORM queries), kept only here. ---
+async def _old_read(db, settings, account_id: int, session_id: int) -> SessionOut:
+    ai_session = await get_ai_session(db, account_id, session_id)
+    account = await get_account(db, account_id)
+    nudge_after = account.prefs.nudge_after(settings.nudge_after_minutes)
+    fix = (
+        await db.execute(
+            select(SuggestedFix).where(SuggestedFix.session_id == session_id, IS_ACTIVE_FIX)
+        )
+    ).scalar_one_or_none()
+    writeback = None
+    for row in (
+        await db.execute(
+            select(Writeback).where(Writeback.session_id == session_id).order_by(Writeback.id)
+        )
+    ).scalars():
+        writeback = row
+    mode = None
+    if fix is not None:
+        mode = banner_mode(
+            status=fix.status,
+            applied_at=fix.applied_at,
+            superseded=False,
+            now=utcnow(),
+            nudge_after=nudge_after,
+        )
+    ticket = None
+    if ai_session.psa_ticket_id is not None:
+        ticket = TicketInfo(id=ai_session.psa_ticket_id, **(ai_session.ticket_context or {}))
+    brief = None
+    if writeback is not None:
+        brief = WritebackBrief(
+            id=writeback.id,
+            kind=writeback.kind,
+            state=writeback.state,
+            stage=writeback.stage,
+            last_error=writeback.last_error,
+            attempts=writeback.attempts,
+            created_by=writeback.created_by,
+            author_member_id=writeback.author_member_id,
+        )
+    return SessionOut(
+        id=ai_session.id,
+        title=ai_session.title,
+        psa_ticket_id=ai_session.psa_ticket_id,
+        status=ai_session.status,
+        state_version=ai_session.state_version,
+        ticket_state=ai_session.ticket_state,
+        ticket=ticket,
+        active_fix=fix_out(fix) if fix else None,
+        banner_mode=mode,
+        latest_writeback=brief,
+        created_at=ai_session.created_at,
+        updated_at=ai_session.updated_at,
+    )
+
+
+# --- Writeback rows: the only place these tests name the writeback's state columns. ---
+def _writeback(session: AISession, kind: str, stage: str, state: str, **extra: Any) -> Writeback:
+    return Writeback(
+        account_id=session.account_id,
+        session_id=session.id,
+        kind=kind,
+        markdown="## Resolution\nDone.",
+        stage=stage,
+        state=state,
+        **extra,
+    )
+
+
+async def _varied_sessions(client) -> tuple[int, list[int]]:
+    """Sessions in every shape the view has to render; returns (account id, session ids)."""
+    now = utcnow()
+    ids = []
+    async with db_of(client).write() as tx:
+        account = await get_account_by_slug(tx, "default")
+
+        def new(**values: Any) -> AISession:
+            session = AISession(
+                account_id=account.id,
+                title=values.pop("title", "Printer queue stuck"),
+                state_version=values.pop("state_version", 1),
+                **values,
+            )
+            tx.add(session)
+            return session
+
+        bare = new(title="No ticket, no fix")
+        ticketed = new(
+            title='Ünïcode — “quotes” \\ and "escapes" \u2028',
+            psa_ticket_id=1001,
+            ticket_state="open",
+            state_version=7,
+            ticket_context={
+                "summary": 'Outlook "keeps" crashing ✉',
+                "board_id": 2,
+                "board_name": "Help desk",
+                "status_id": 5,
+                "status_name": "In progress",
+                "company_name": "Contoso",
+                "contact_name": None,
+                "closed": False,
+                "merged_parent_id": None,
+                "description": "kept for prompts, not shown",
+            },
+        )
+        ticket_no_context = new(title="Ticket not read yet", psa_ticket_id=1002)
+        verifying = new(title="Applied a minute ago")
+        nudging = new(title="Applied ten days ago", status="resolved", ticket_state="merged")
+        pending = new(title="Pending", psa_ticket_id=1003, ticket_state="closed_outside")
+        failed = new(title="Failed", status="escalated_local")
+        only_dismissed = new(title="Only dismissed fixes")
+        await tx.flush()
+
+        def fix(session: AISession, **values: Any) -> None:
+            tx.add(
+                SuggestedFix(
+                    session_id=session.id,
+                    title=values.pop("title", "Restart the spooler"),
+                    summary=values.pop("summary", "Clears the queue."),
+                    **values,
+                )
+            )
+
+        fix(ticketed, status="dismissed", decision="dismissed", decided_at=now)
+        fix(ticketed, status="suggested", superseded_at=now - timedelta(hours=1))
+        fix(
+            ticketed,
+            status="applied_partial",
+            partial_notes="Half the printers came back.",
+            applied_at=now - timedelta(hours=2),
+            confidence=80,
+            template_id=None,
+            ai_drafted_parameters={"host": "PRN-01", "n": 3, "ratio": 0.25, "ok": True},
+            ai_drafted_script=DANGEROUS,
+            decision="one_off",
+            decided_at=now - timedelta(hours=3),
+        )
+        fix(verifying, applied_at=now - timedelta(minutes=1), ai_drafted_script="Get-Service")
+        fix(
+            nudging,
+            applied_at=now - timedelta(days=10),
+            ai_drafted_script="echo drafted",
+            edited_script=DANGEROUS,
+            verified_at=now - timedelta(days=9),
+        )
+        fix(pending, status="applied_pending", pending_reason="Waiting for the user to reboot")
+        fix(
+            failed,
+            status="applied_failed",
+            failure_reason="Access denied on the share",
+            applied_at=now - timedelta(days=1),
+        )
+        fix(only_dismissed, status="dismissed")
+        await tx.flush()
+        tx.add_all(
+            [
+                _writeback(ticketed, "resolution", "done", "done", attempts=1, created_by="jsmith"),
+                _writeback(
+                    ticketed,
+                    "escalation",
+                    "note_posted",
+                    "queued",
+                    attempts=3,
+                    last_error="ConnectWise answered 503",
+                    created_by="token:1",
+                    author_member_id="jsmith",
+                ),
+                _writeback(nudging, "resolution", "pending", "in_progress"),
+                _writeback(failed, "escalation", "status_requested", "failed", attempts=8),
+                _writeback(failed, "resolution", "done", "done", completed_at=now),
+                _writeback(pending, "escalation", "pending", "in_progress", created_by="bob"),
+            ]
+        )
+        ids = [
+            s.id
+            for s in (
+                bare,
+                ticketed,
+                ticket_no_context,
+                verifying,
+                nudging,
+                pending,
+                failed,
+                only_dismissed,
+            )
+        ]
+    return account.id, ids
+
+
+async def test_session_read_in_one_query_answers_byte_for_byte_what_the_orm_read_did(
+    client, engineer_headers
+):
+    account_id, ids = await _varied_sessions(client)
+    settings = client.app[SETTINGS]
+    for session_id in ids:
+        resp = await client.get(f"/api/v1/ai-sessions/{session_id}", headers=engineer_headers)
+        assert resp.status == 200
+        new_bytes = await resp.read()
+        async with db_of(client).read() as db:
+            old = await _old_read(db, settings, account_id, session_id)
+        assert new_bytes == json_response(old).body, session_id
+    shapes = [
+        await (await client.get(f"/api/v1/ai-sessions/{i}", headers=engineer_headers)).json()
+        for i in ids
+    ]
+    # The data really covers what it claims to: every banner, findings, tickets, writebacks.
+    assert {s["banner_mode"] for s in shapes} == {None, "verifying", "nudge", "partial", "pending"}
+    assert (
+        shapes[1]["active_fix"]["findings"] and shapes[1]["latest_writeback"]["state"] == "queued"
+    )
+    assert shapes[2]["ticket"] == {**shapes[2]["ticket"], "id": 1002, "summary": None}
+    assert shapes[6]["latest_writeback"]["kind"] == "resolution"
+    assert shapes[7]["active_fix"] is None and shapes[0]["latest_writeback"] is None
+
+
+async def test_session_list_renders_each_session_as_the_single_read_does(client, engineer_headers):
+    _, ids = await _varied_sessions(client)
+    page = await (await client.get("/api/v1/ai-sessions?limit=50", headers=engineer_headers)).json()
+    assert [s["id"] for s in page["items"]] == sorted(ids, reverse=True)
+    for item in page["items"]:
+        one = await client.get(f"/api/v1/ai-sessions/{item['id']}", headers=engineer_headers)
+        assert await one.json() == item
+
+
+def _count_statements(client) -> list[str]:
+    statements: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args) -> None:
+        # Only the requests' statements, not the background workers' (their task has no
+        # request id bound).
+        if "request_id" in structlog.contextvars.get_contextvars():
+            statements.append(statement)
+
+    event.listen(db_of(client).engine.sync_engine, "before_cursor_execute", record)
+    return statements
