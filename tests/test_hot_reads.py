@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
 import structlog
 from sqlalchemy import event, select
 
@@ -19,6 +20,7 @@ from plugin.kernel.db import utcnow
 from plugin.kernel.http import json_response
 from plugin.kernel.tenancy import get_account, get_account_by_slug
 from plugin.views.sessions import SessionOut, TicketInfo, WritebackBrief
+from tests.conftest import _token
 from tests.helpers import db_of
 
 DANGEROUS = "Get-ChildItem C:\\Users | Remove-Item -Recurse -Force\nformat c: /q\n"
@@ -260,3 +262,120 @@ def _count_statements(client) -> list[str]:
 
     event.listen(db_of(client).engine.sync_engine, "before_cursor_execute", record)
     return statements
+
+
+@pytest.fixture
+async def quiet_client(aiohttp_client, make_settings):
+    """An app whose workers poll once an hour: every statement counted is the request's."""
+    from plugin.app import create_app
+
+    return await aiohttp_client(create_app(make_settings(worker_poll_seconds=3600)))
+
+
+async def test_session_read_costs_at_most_two_statements_including_auth(quiet_client):
+    client = quiet_client
+    engineer_headers = {"Authorization": f"Bearer {await _token(client, 'engineer')}"}
+    _, ids = await _varied_sessions(client)
+    url = f"/api/v1/ai-sessions/{ids[1]}"
+    statements = _count_statements(client)
+    assert (await client.get(url, headers=engineer_headers)).status == 200  # token not cached
+    selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert len(selects) == 2, statements  # the token, then the session
+    statements.clear()
+    for _ in range(3):
+        assert (await client.get(url, headers=engineer_headers)).status == 200
+        assert len(statements) <= 2, statements  # SQLite's BEGIN and the one SELECT
+        assert sum(s.lstrip().upper().startswith("SELECT") for s in statements) == 1
+        statements.clear()
+
+
+async def test_another_accounts_session_is_still_404_on_the_lean_read(client, engineer_headers):
+    from plugin.features.accounts.auth import create_token
+    from plugin.kernel.tenancy import Account
+
+    _, ids = await _varied_sessions(client)
+    async with db_of(client).write() as tx:
+        other = Account(slug="other", name="Other", preferences={})
+        tx.add(other)
+        await tx.flush()
+        token, _ = await create_token(tx, other, role="admin")
+    resp = await client.get(
+        f"/api/v1/ai-sessions/{ids[1]}", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert resp.status == 404
+    assert (await resp.json())["error"]["code"] == "ai_session_not_found"
+
+
+# --- Bearer tokens from a short cache ---
+async def _pod_token(client, expires_in: timedelta | None = None) -> str:
+    from plugin.features.accounts.auth import create_token
+
+    async with db_of(client).write() as tx:
+        account = await get_account_by_slug(tx, "default")
+        token, _ = await create_token(
+            tx,
+            account,
+            role="engineer",
+            kind="pod",
+            member_id="jsmith",
+            expires_at=utcnow() + expires_in if expires_in else None,
+        )
+    return token
+
+
+async def test_a_token_revoked_on_another_replica_stops_working_within_the_cache_seconds(
+    quiet_client,
+):
+    from sqlalchemy import update
+
+    from plugin.features.accounts.auth import CACHE_SECONDS, TokenCache, use_token_cache
+    from plugin.features.accounts.models import ApiToken
+
+    client = quiet_client
+    moment = [100.0]
+    use_token_cache(db_of(client), TokenCache(clock=lambda: moment[0]))
+    headers = {"Authorization": f"Bearer {await _pod_token(client)}"}
+    assert (await client.get("/api/v1/me", headers=headers)).status == 200
+    async with db_of(client).write() as tx:  # what another replica's revocation writes
+        await tx.execute(update(ApiToken).values(revoked_at=utcnow()))
+    moment[0] += CACHE_SECONDS - 0.5
+    assert (await client.get("/api/v1/me", headers=headers)).status == 200  # still cached
+    moment[0] += 0.5
+    resp = await client.get("/api/v1/me", headers=headers)
+    assert resp.status == 401
+    assert (await resp.json())["error"]["code"] == "invalid_token"
+
+
+async def test_an_expired_token_is_refused_at_once_from_the_cache(quiet_client):
+    from plugin.features.accounts.auth import TokenCache, use_token_cache
+
+    client = quiet_client
+    now = [utcnow()]
+    use_token_cache(db_of(client), TokenCache(clock=lambda: 0.0, wall=lambda: now[0]))
+    headers = {"Authorization": f"Bearer {await _pod_token(client, timedelta(minutes=1))}"}
+    assert (await client.get("/api/v1/me", headers=headers)).status == 200
+    statements = _count_statements(client)
+    now[0] += timedelta(minutes=1, seconds=1)
+    resp = await client.get("/api/v1/me", headers=headers)
+    assert resp.status == 401
+    assert (await resp.json())["error"]["code"] == "token_expired"
+    assert statements == []  # decided from the cache entry, without a query
+
+
+async def test_token_use_is_recorded_once_per_resolution_not_per_request(quiet_client):
+    from plugin.features.accounts.auth import LAST_USED_RESOLUTION, TokenCache, use_token_cache
+
+    client = quiet_client
+    now = [utcnow()]
+    moment = [0.0]
+    use_token_cache(db_of(client), TokenCache(clock=lambda: moment[0], wall=lambda: now[0]))
+    headers = {"Authorization": f"Bearer {await _pod_token(client)}"}
+    statements = _count_statements(client)
+    for _ in range(4):
+        assert (await client.get("/api/v1/me", headers=headers)).status == 200
+        moment[0] += 10  # past the cache: the token is read again, its use not rewritten
+    updates = [s for s in statements if s.startswith("UPDATE api_tokens")]
+    assert len(updates) == 1
+    now[0] += LAST_USED_RESOLUTION + timedelta(seconds=1)
+    assert (await client.get("/api/v1/me", headers=headers)).status == 200
+    assert len([s for s in statements if s.startswith("UPDATE api_tokens")]) == 2

@@ -1,11 +1,15 @@
 """Bearer tokens: created once, shown once, stored as SHA-256; every query is scoped by the
-token's account."""
+token's account. Verified from a cache of a few seconds (see TokenCache)."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from weakref import WeakKeyDictionary
 
 from aiohttp import web
 from sqlalchemy import select, update
@@ -63,35 +67,123 @@ async def authenticate(request: web.Request, database: Database, required_role: 
         raise Unauthorized(
             "Send an API token as 'Authorization: Bearer <token>'.", code="missing_token"
         )
-    now = utcnow()
-    async with database.read() as db:
+    cache = token_cache(database)
+    token_hash = hash_token(token.strip())
+    known = cache.get(token_hash)
+    if known is None:
+        known = await _load(database, token_hash)
+        if known is None:
+            raise Unauthorized("The API token is not valid.", code="invalid_token")
+        cache.put(token_hash, known)
+    now = cache.wall()
+    if known.revoked:
+        raise Unauthorized("The API token has been revoked.", code="invalid_token")
+    # Checked on every hit, not only on a load: a pod token expires on the second.
+    if known.expires_at is not None and known.expires_at <= now:
+        raise Unauthorized("The session token has expired; reopen the pod.", code="token_expired")
+    principal = known.principal
+    if required_role == TokenRole.ADMIN and principal.role != TokenRole.ADMIN:
+        raise Forbidden("This action needs an admin token.", code="admin_required")
+    if known.last_used_at is None or now - known.last_used_at > LAST_USED_RESOLUTION:
+        # Coarse on purpose: a write per request would serialise every read on SQLite.
+        known.last_used_at = now
+        async with database.write() as tx:
+            await tx.execute(
+                update(ApiToken).where(ApiToken.id == principal.token_id).values(last_used_at=now)
+            )
+    return principal
+
+
+# --- The token cache: a few seconds of memory per replica, so the hot reads skip the token
+# query. A token revoked on any replica stops working everywhere within CACHE_SECONDS (on
+# this replica, at once: the revoking route forgets it).
+CACHE_SECONDS = 5.0
+CACHE_CAP = 10_000
+
+
+@dataclass
+class KnownToken:
+    principal: Principal
+    revoked: bool
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    loaded_at: float = 0.0
+
+
+class TokenCache:
+    def __init__(
+        self,
+        ttl: float = CACHE_SECONDS,
+        cap: int = CACHE_CAP,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.ttl, self.cap, self.clock, self.wall = ttl, cap, clock, wall
+        self._known: dict[str, KnownToken] = {}
+
+    def get(self, token_hash: str) -> KnownToken | None:
+        known = self._known.get(token_hash)
+        if known is not None and self.clock() - known.loaded_at >= self.ttl:
+            del self._known[token_hash]
+            return None
+        return known
+
+    def put(self, token_hash: str, known: KnownToken) -> None:
+        known.loaded_at = self.clock()
+        self._known.pop(token_hash, None)
+        self._known[token_hash] = known
+        while len(self._known) > self.cap:  # the oldest load goes first
+            del self._known[next(iter(self._known))]
+
+    def forget(self, token_id: int) -> None:
+        for token_hash in [h for h, k in self._known.items() if k.principal.token_id == token_id]:
+            del self._known[token_hash]
+
+
+_caches: WeakKeyDictionary[Database, TokenCache] = WeakKeyDictionary()
+
+
+def token_cache(database: Database) -> TokenCache:
+    """The token cache of a database (one per application, as the database is)."""
+    cache = _caches.get(database)
+    if cache is None:
+        cache = _caches[database] = TokenCache()
+    return cache
+
+
+def use_token_cache(database: Database, cache: TokenCache) -> None:
+    """Replace a database's token cache (tests: a cache with a clock they move)."""
+    _caches[database] = cache
+
+
+async def _load(database: Database, token_hash: str) -> KnownToken | None:
+    t, a = ApiToken.__table__, Account.__table__
+    async with database.engine.connect() as conn:
         row = (
-            await db.execute(
-                select(ApiToken, Account.slug)
-                .join(Account, Account.id == ApiToken.account_id)
-                .where(ApiToken.token_hash == hash_token(token.strip()))
+            await conn.execute(
+                select(
+                    t.c.id,
+                    t.c.account_id,
+                    t.c.role,
+                    t.c.kind,
+                    t.c.member_id,
+                    t.c.expires_at,
+                    t.c.last_used_at,
+                    t.c.revoked_at,
+                    a.c.slug,
+                )
+                .select_from(t.join(a, a.c.id == t.c.account_id))
+                .where(t.c.token_hash == token_hash)
             )
         ).first()
     if row is None:
-        raise Unauthorized("The API token is not valid.", code="invalid_token")
-    api_token, slug = row
-    if api_token.revoked_at is not None:
-        raise Unauthorized("The API token has been revoked.", code="invalid_token")
-    if api_token.expires_at is not None and api_token.expires_at <= now:
-        raise Unauthorized("The session token has expired; reopen the pod.", code="token_expired")
-    if required_role == TokenRole.ADMIN and api_token.role != TokenRole.ADMIN:
-        raise Forbidden("This action needs an admin token.", code="admin_required")
-    if api_token.last_used_at is None or now - api_token.last_used_at > LAST_USED_RESOLUTION:
-        # Coarse on purpose: a write per request would serialise every read on SQLite.
-        async with database.write() as tx:
-            await tx.execute(
-                update(ApiToken).where(ApiToken.id == api_token.id).values(last_used_at=now)
-            )
-    return Principal(
-        account_id=api_token.account_id,
-        account_slug=slug,
-        role=api_token.role,
-        token_id=api_token.id,
-        kind=api_token.kind,
-        member_id=api_token.member_id,
+        return None
+    principal = Principal(
+        account_id=row.account_id,
+        account_slug=row.slug,
+        role=row.role,
+        token_id=row.id,
+        kind=row.kind,
+        member_id=row.member_id,
     )
+    return KnownToken(principal, row.revoked_at is not None, row.expires_at, row.last_used_at)
