@@ -3,6 +3,7 @@ answering byte for byte what the four-query ORM read answered."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -379,3 +380,59 @@ async def test_token_use_is_recorded_once_per_resolution_not_per_request(quiet_c
     now[0] += LAST_USED_RESOLUTION + timedelta(seconds=1)
     assert (await client.get("/api/v1/me", headers=headers)).status == 200
     assert len([s for s in statements if s.startswith("UPDATE api_tokens")]) == 2
+
+
+# --- The request log line ---
+@contextmanager
+def _json_logs():
+    import logging
+
+    from plugin.kernel.logging import configure_logging
+
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    configure_logging("json", "info")
+    try:
+        yield
+    finally:
+        configure_logging("console", "info")  # turns the pre-rendered JSON lines off again
+        structlog.reset_defaults()
+        root.handlers[:], root.level = handlers, level
+
+
+async def test_request_lines_skip_the_scrubbers_but_a_client_sent_request_id_is_scrubbed(
+    client, engineer_headers, capsys, monkeypatch
+):
+    import json
+
+    import plugin.kernel.logging as logs
+
+    scrubbed: list[str] = []
+
+    def counting_redact(text: str) -> str:
+        scrubbed.append(text)
+        return logs_redact(text)
+
+    logs_redact = logs.redact_text
+    monkeypatch.setattr(logs, "redact_text", counting_redact)
+    capsys.readouterr()
+    with _json_logs():
+        first = await client.get("/api/v1/me", headers=engineer_headers)
+        second = await client.get("/api/v1/me", headers=engineer_headers)
+        assert scrubbed == []  # our own ids, method and route: nothing to scrub
+        secret_id = "ghp_" + "a1B2c3D4e5" * 3 + "f6G7h8"
+        third = await client.get(
+            "/api/v1/me", headers={**engineer_headers, "X-Request-ID": secret_id}
+        )
+        assert third.headers["X-Request-ID"] == secret_id  # echoed to its sender, not logged
+        err = capsys.readouterr().err
+    lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    requests = [line for line in lines if line["event"] == "request"]
+    assert len(requests) == 3
+    ids = [first.headers["X-Request-ID"], second.headers["X-Request-ID"]]
+    assert ids[0] != ids[1] and [r["request_id"] for r in requests[:2]] == ids
+    assert requests[0].keys() == {
+        "request_id", "method", "route", "status", "ms", "event", "level", "logger", "timestamp"
+    }  # fmt: skip
+    assert requests[0]["route"] == "/api/v1/me" and requests[0]["status"] == 200
+    assert secret_id not in err and scrubbed == [secret_id]

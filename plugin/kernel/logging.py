@@ -6,10 +6,12 @@ and the values the current task's session remembers once an LLM call has recalle
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from collections.abc import Mapping
 from contextvars import ContextVar
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -17,6 +19,10 @@ import structlog
 from plugin.kernel.redaction import KnownValues, redact_text
 
 _REMEMBERED: ContextVar[KnownValues | None] = ContextVar("log_scrub_values", default=None)
+_REQUESTS = logging.getLogger("fixpilot.http")
+_requests_fallback = structlog.get_logger("fixpilot.http")
+_fast_json = False  # configure_logging("json") turns on log_request's pre-rendered lines
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 def configure_logging(fmt: str | None = None, level: str = "info") -> None:
@@ -46,7 +52,9 @@ def configure_logging(fmt: str | None = None, level: str = "info") -> None:
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
-    formatter = structlog.stdlib.ProcessorFormatter(
+    global _fast_json
+    _fast_json = fmt == "json"
+    formatter = _Formatter(
         foreign_pre_chain=shared,
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
@@ -84,3 +92,40 @@ def _scrubbed(value: Any, remembered: KnownValues | None) -> Any:
     if isinstance(value, list | tuple):
         return [_scrubbed(v, remembered) for v in value]
     return value
+
+
+class _Formatter(structlog.stdlib.ProcessorFormatter):
+    """structlog's formatter, passing through the lines `log_request` rendered itself."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = record.__dict__.get("fixpilot_line")
+        return line if line is not None else super().format(record)
+
+
+def log_request(
+    method: str, route: str, status: int, ms: float, request_id: str, *, client_id: bool
+) -> None:
+    """The one line per request, built without structlog's processors: every field is ours
+    (the route is the matched template, the method one of METHODS) except a request id the
+    client sent, which is scrubbed like any text it sends."""
+    if not _REQUESTS.isEnabledFor(logging.INFO):
+        return
+    if client_id:
+        request_id = redact_text(request_id)
+    if method not in METHODS:
+        method = "OTHER"
+    fields = {"method": method, "route": route, "status": status, "ms": ms}
+    if not _fast_json:  # the console (a terminal) or structlog's defaults (tests)
+        _requests_fallback.info("request", **fields)
+        return
+    line = json.dumps(
+        {
+            "request_id": request_id,
+            **fields,
+            "event": "request",
+            "level": "info",
+            "logger": "fixpilot.http",
+            "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        }
+    )
+    _REQUESTS.info("request", extra={"fixpilot_line": line})

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
+import os
 import re
 import time
-import uuid
 
 import structlog
 from aiohttp import web
@@ -14,6 +15,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from plugin.kernel.errors import ApiError, error_response
 from plugin.kernel.http import NotFoundPath
+from plugin.kernel.logging import log_request
 from plugin.kernel.metrics import Metrics
 
 log = structlog.get_logger("fixpilot.http")
@@ -36,7 +38,8 @@ def _request_context(metrics: Metrics):
     @web.middleware
     async def request_context(request: web.Request, handler):
         incoming = request.headers.get("X-Request-ID", "")
-        request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
+        client_id = bool(_SAFE_ID.match(incoming))
+        request_id = incoming if client_id else _new_request_id()
         request[REQUEST_ID] = request_id
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
@@ -53,15 +56,25 @@ def _request_context(metrics: Metrics):
             metrics.requests.labels(request.method, route, str(status)).inc()
             metrics.latency.labels(request.method, route).observe(elapsed)
             if route not in ("/healthz", "/metrics"):
-                log.info(
-                    "request",
-                    method=request.method,
-                    route=route,
-                    status=status,
-                    ms=round(elapsed * 1000, 1),
+                log_request(
+                    request.method,
+                    route,
+                    status,
+                    round(elapsed * 1000, 1),
+                    request_id,
+                    client_id=client_id,
                 )
 
     return request_context
+
+
+# Unique across replicas (a random prefix per process) without a uuid4 per request.
+_ID_PREFIX = os.urandom(6).hex()
+_ids = itertools.count(1)
+
+
+def _new_request_id() -> str:
+    return f"{_ID_PREFIX}{next(_ids):08x}"
 
 
 @web.middleware
