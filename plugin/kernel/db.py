@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, DateTime, Insert, MetaData, TypeDecorator, event
+from sqlalchemy import JSON, BigInteger, DateTime, Insert, Integer, MetaData, TypeDecorator, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -29,9 +29,14 @@ NAMING_CONVENTION = {
 
 BUSY_TIMEOUT_MS = 5000
 
+# Every id and foreign key (a bare `Mapped[int]`) is 64-bit on PostgreSQL, so an id the API
+# accepts always fits its column; SQLite keeps INTEGER, whose primary key is the 64-bit rowid.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {int: BigId}
 
 
 def utcnow() -> datetime:
