@@ -129,35 +129,91 @@ async def test_migrate_is_idempotent(database_factory):
     await engine.dispose()
 
 
-def test_models_match_the_migrated_schema():
-    """Autogenerate finds nothing to do at head: the migrations and the models agree."""
-    import asyncio
-    import tempfile
-
+async def test_models_match_the_migrated_schema(database_factory):
+    """Autogenerate finds nothing to do at head, column types included, on the backend under
+    test: the migrations and the models agree."""
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
     from plugin.models import Base, compared_with_models
 
-    async def diff() -> list:
-        with tempfile.TemporaryDirectory() as tmp:
-            url = f"sqlite+aiosqlite:///{tmp}/cmp.db"
-            await upgrade(url)
-            engine = create_async_engine(url)
-            async with engine.connect() as conn:
-                result = await conn.run_sync(
-                    lambda sync: compare_metadata(
-                        MigrationContext.configure(
-                            sync,
-                            opts={"compare_type": False, "include_name": compared_with_models},
-                        ),
-                        Base.metadata,
+    url = await database_factory.empty()
+    await upgrade(url)
+    engine = create_async_engine(url)
+    async with engine.connect() as conn:
+        result = await conn.run_sync(
+            lambda sync: compare_metadata(
+                MigrationContext.configure(
+                    sync, opts={"compare_type": True, "include_name": compared_with_models}
+                ),
+                Base.metadata,
+            )
+        )
+    await engine.dispose()
+    assert result == []
+
+
+async def test_d3_ids_beyond_32_bits_fit_every_id_column(database_factory):
+    """0011 widens ids on PostgreSQL (columns and the sequences behind them); a session, a
+    message and a fact with ids past 2^31 are stored and read back on both backends."""
+    from plugin.kernel.migrate import downgrade
+
+    url = await database_factory.empty()
+    await upgrade(url, "0010")
+    await upgrade(url)
+    big = 2**62 + 7
+    engine = create_async_engine(url)
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO accounts (id, slug, name, psa_provider, preferences, created_at, "
+                "updated_at) VALUES (:id, 'big', 'Big', 'local', '{}', :now, :now)"
+            ),
+            {"id": big, "now": NOW},
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO ai_sessions (id, account_id, title, status, state_version, "
+                "created_at, updated_at) VALUES (:id, :id, 'big', 'active', 1, :now, :now)"
+            ),
+            {"id": big, "now": NOW},
+        )
+        if engine.dialect.name == "postgresql":
+            # The sequence can hand out ids past 2^31 too.
+            await conn.execute(text("SELECT setval(pg_get_serial_sequence('facts', 'id'), :v)"),
+                               {"v": 2**40})  # fmt: skip
+            kinds = (
+                await conn.execute(
+                    text(
+                        "SELECT count(*) FROM information_schema.columns WHERE "
+                        "table_schema = 'public' AND (column_name = 'id' OR column_name LIKE "
+                        "'%\\_id' ESCAPE '\\') AND data_type = 'integer' AND table_name <> "
+                        "'alembic_version'"
                     )
                 )
-            await engine.dispose()
-            return result
-
-    assert asyncio.run(diff()) == []
+            ).scalar()
+            assert kinds == 0
+        await conn.execute(
+            text(
+                "INSERT INTO facts (session_id, text, source, created_at, updated_at) "
+                "VALUES (:id, 'disk full', 'engineer', :now, :now)"
+            ),
+            {"id": big, "now": NOW},
+        )
+        fact_id = (await conn.execute(text("SELECT max(id) FROM facts"))).scalar()
+        assert fact_id >= (2**40 if engine.dialect.name == "postgresql" else 1)
+        stored = (
+            await conn.execute(
+                text("SELECT account_id FROM ai_sessions WHERE id = :id"), {"id": big}
+            )
+        ).scalar()
+        assert stored == big
+        await conn.execute(text("DELETE FROM accounts WHERE id = :id"), {"id": big})
+        if engine.dialect.name == "postgresql":
+            await conn.execute(text("SELECT setval(pg_get_serial_sequence('facts', 'id'), 1)"))
+    await engine.dispose()
+    await downgrade(url, "0010")  # back to 32 bits once no id needs more
+    await upgrade(url)
 
 
 async def test_psa_connections_move_into_psa_config_and_back(database_factory):

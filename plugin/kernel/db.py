@@ -8,14 +8,18 @@ deployment.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from typing import TypeVar
 
-from sqlalchemy import JSON, DateTime, Insert, MetaData, TypeDecorator, event
+from sqlalchemy import JSON, BigInteger, DateTime, Insert, Integer, MetaData, TypeDecorator, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 
@@ -28,10 +32,20 @@ NAMING_CONVENTION = {
 }
 
 BUSY_TIMEOUT_MS = 5000
+# PostgreSQL's deadlock_detected and serialization_failure: the transaction lost a race and
+# was rolled back whole, so running it again is safe and usually succeeds.
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+WRITE_ATTEMPTS = 3
+T = TypeVar("T")
+
+# Every id and foreign key (a bare `Mapped[int]`) is 64-bit on PostgreSQL, so an id the API
+# accepts always fits its column; SQLite keeps INTEGER, whose primary key is the 64-bit rowid.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {int: BigId}
 
 
 def utcnow() -> datetime:
@@ -100,12 +114,32 @@ class Database:
                 await tx.rollback()
                 raise
 
+    async def write_retrying(
+        self, work: Callable[[AsyncSession], Awaitable[T]], *, attempts: int = WRITE_ATTEMPTS
+    ) -> T:
+        """`work` in a write transaction, run again (at most `attempts` times in all, after a
+        short jittered pause) when the database aborts it as a deadlock victim or a
+        serialization failure. `work` must do nothing outside `tx` that can't be repeated."""
+        for attempt in range(1, attempts + 1):
+            try:
+                async with self.write() as tx:
+                    return await work(tx)
+            except DBAPIError as exc:
+                if attempt == attempts or not is_retryable(exc):
+                    raise
+                await asyncio.sleep(random.uniform(0.01, 0.05) * 2**attempt)
+        raise AssertionError("unreachable")  # the loop returns or raises
+
     def insert(self, table) -> Insert:
         """INSERT with this backend's ON CONFLICT support."""
         return insert_for(self.engine.dialect.name, table)
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def is_retryable(exc: DBAPIError) -> bool:
+    return getattr(exc.orig, "sqlstate", None) in RETRYABLE_SQLSTATES
 
 
 def insert_for(dialect_name: str, table) -> Insert:

@@ -4,12 +4,13 @@ and records enough about each route to generate the OpenAPI document."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from aiohttp import web
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, Field, ValidationError
 
 from plugin.kernel.appkeys import DATABASE, INSTANCE, LLM, METRICS, PSA, SETTINGS, InstanceKeys
 from plugin.kernel.db import Database
@@ -20,8 +21,18 @@ from plugin.kernel.settings import Settings
 from providers.llm import LLMProvider
 
 Auth = Literal["public", "engineer", "admin"]
-MAX_ID = 2**62  # ids beyond this can't be rows: 404/422, never a driver overflow
-RowId = Annotated[int, Field(ge=1, le=MAX_ID)]
+MAX_ID = 2**63 - 1  # ids are BIGINT: beyond this, 404/422, never a driver overflow
+# An id is written one way: "01", "+1", " 1" or "1_0" name no row.
+_CANONICAL_ID = re.compile(r"[1-9][0-9]{0,18}")
+
+
+def _canonical_id(value: Any) -> Any:
+    if isinstance(value, str) and not _CANONICAL_ID.fullmatch(value):
+        raise ValueError("must be an id: digits without a sign, spaces or leading zeros")
+    return value
+
+
+RowId = Annotated[int, BeforeValidator(_canonical_id), Field(ge=1, le=MAX_ID)]
 B = TypeVar("B", bound=BaseModel)
 Q = TypeVar("Q", bound=BaseModel)
 MAX_BODY_BYTES = 1_000_000
@@ -93,11 +104,11 @@ class Req(Generic[B, Q]):
 
     def path_int(self, name: str) -> int:
         raw = self.request.match_info[name]
-        # ASCII digits only: int() would also take "+1", "1_0" and other scripts' digits.
-        if not (raw.isascii() and raw.isdigit()) or len(raw) > 19:
+        # int() would also take "+1", "01", "1_0" and other scripts' digits.
+        if not _CANONICAL_ID.fullmatch(raw):
             raise NotFoundPath(name)
         value = int(raw)
-        if value < 1 or value > MAX_ID:
+        if value > MAX_ID:
             raise NotFoundPath(name)
         return value
 
@@ -197,17 +208,23 @@ async def parse_json_body(request: web.Request, model: type[B]) -> B:
     if len(raw) > MAX_BODY_BYTES:
         raise ApiTooLarge()
     if not raw.strip():
-        data: Any = {}
-    else:
-        try:
-            data = json.loads(raw)
-        except (ValueError, RecursionError) as exc:  # incl. over-long numbers, deep nesting
-            reason = str(exc) if isinstance(exc, json.JSONDecodeError) else "too deep or too long"
-            raise BadRequest(
-                f"The request body is not valid JSON: {reason}", code="malformed_json"
-            ) from None
+        # The body is documented as required: an empty one is a mistake, not "defaults".
+        raise Unprocessable(
+            "The request body is required: a JSON object ({} takes every default).",
+            details={"fields": {"body": "required"}},
+        )
+    try:
+        data: Any = json.loads(raw)
+    except (ValueError, RecursionError) as exc:  # incl. over-long numbers, deep nesting
+        reason = str(exc) if isinstance(exc, json.JSONDecodeError) else "too deep or too long"
+        raise BadRequest(
+            f"The request body is not valid JSON: {reason}", code="malformed_json"
+        ) from None
     if not isinstance(data, dict):
         raise BadRequest("The request body must be a JSON object.", code="malformed_json")
+    refused = storable_problems(data)
+    if refused:
+        raise Unprocessable("The request body is not valid.", details={"fields": refused})
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -224,12 +241,51 @@ class ApiTooLarge(BadRequest):
 
 
 def parse_query(request: web.Request, model: type[Q]) -> Q:
+    refused = storable_problems(dict(request.query))
+    for name, value in request.query.items():
+        # An id in a query string is written one way, as in a path.
+        if name.endswith("_id") and name not in refused and not _CANONICAL_ID.fullmatch(value):
+            refused[name] = "must be an id: digits without a sign, spaces or leading zeros"
+    if refused:
+        raise Unprocessable("The query string is not valid.", details={"fields": refused})
     try:
         return model.model_validate(dict(request.query))
     except ValidationError as exc:
         raise Unprocessable(
             "The query string is not valid.", details=validation_details(exc.errors())
         ) from None
+
+
+# What PostgreSQL refuses to store (in text and in JSONB alike): NUL and lone UTF-16
+# surrogates (JSON's "\ud800" decodes to one). SQLite would take them; both answer alike.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_INT_RANGE = (-(2**63), 2**63 - 1)  # BIGINT: a larger JSON number can't be stored or compared
+
+
+def storable_problems(value: Any, path: str = "") -> dict[str, str]:
+    """{"field.path": why} for every string (keys included) or integer in a parsed JSON value
+    that no database column could take."""
+    problems: dict[str, str] = {}
+    if isinstance(value, str):
+        if _UNSTORABLE.search(value):
+            problems[path or "body"] = "must not contain NUL or unpaired surrogate characters"
+    elif isinstance(value, bool):
+        pass
+    elif isinstance(value, int):
+        if not _INT_RANGE[0] <= value <= _INT_RANGE[1]:
+            problems[path or "body"] = "is out of range (64-bit integers only)"
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            if isinstance(key, str) and _UNSTORABLE.search(key):
+                where = f"{path}.{key!r}" if path else repr(key)
+                problems[where] = "this key must not contain NUL or unpaired surrogate characters"
+                continue
+            problems.update(storable_problems(item, where))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            problems.update(storable_problems(item, f"{path}.{index}" if path else str(index)))
+    return problems
 
 
 def to_json(value: Any) -> Any:

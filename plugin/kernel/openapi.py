@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import models_json_schema
 
-from plugin.kernel.http import RouteSpec
+from plugin.kernel.http import MAX_ID, RouteSpec
 
 _PATH_PARAM = re.compile(r"{(\w+)(?::[^}]*)?}")
 _STATUS_TEXT = {
@@ -93,7 +93,7 @@ def _parameters(spec: RouteSpec) -> list[dict[str, Any]]:
             "name": name,
             "in": "path",
             "required": True,
-            "schema": {"type": "integer", "minimum": 1}
+            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}
             if name.endswith("_id")
             else {"type": "string"},
         }
@@ -111,6 +111,8 @@ def _parameters(spec: RouteSpec) -> list[dict[str, Any]]:
 
 def _error_statuses(spec: RouteSpec) -> set[int]:
     errors = set(spec.errors)
+    if _PATH_PARAM.search(spec.path):
+        errors |= {404}  # no such object (or not the caller's account's)
     if spec.body is not None:
         errors |= {400, 413, 422}
     if spec.query is not None:

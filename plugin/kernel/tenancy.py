@@ -68,7 +68,9 @@ async def get_owned(
     """The `model` row `object_id` whose `owner` column is `owner_id`, else 404."""
     stmt: Any = select(model).where(model.id == object_id, owner == owner_id)  # type: ignore[attr-defined]
     if for_update:
-        stmt = stmt.with_for_update()
+        # FOR NO KEY UPDATE: it orders writers of the row without waiting for (or deadlocking
+        # with) the key-share lock PostgreSQL takes when a child row referencing it is added.
+        stmt = stmt.with_for_update(key_share=True)
     obj = (await db.execute(stmt)).scalar_one_or_none()
     if obj is None:
         code = what.lower().replace(" ", "_").replace("-", "_") + "_not_found"

@@ -66,28 +66,32 @@ async def begin_turn(
 ) -> PreparedTurn:
     """Store the engineer's message (redacted: its secrets go to the session's memory)
     and build the request for the assistant."""
-    async with database.write() as tx:
-        ai_session = await get_ai_session(tx, principal.account_id, ai_session_id)
+
+    async def store(tx: AsyncSession) -> tuple[AISession, Message]:
+        # The session row first, as every write of a session's state: one lock order.
+        ai_session = await get_ai_session(tx, principal.account_id, ai_session_id, for_update=True)
         require_active(ai_session)
         if body.retry_of is not None:
-            user_message = await _unanswered_message(tx, ai_session.id, body.retry_of)
-        else:
-            if not body.content.strip():
-                raise Unprocessable(
-                    "Write a message, or send retry_of to answer an earlier one.",
-                    details={"fields": {"content": "must not be blank"}},
-                )
-            taken = await take_in(tx, box, ai_session.id, body.content, source="chat")
-            user_message = Message(
-                session_id=ai_session.id,
-                role=MessageRole.USER,
-                content=taken.text,
-                redactions=taken.redactions or None,
-                author=principal.actor,
+            return ai_session, await _unanswered_message(tx, ai_session.id, body.retry_of)
+        if not body.content.strip():
+            raise Unprocessable(
+                "Write a message, or send retry_of to answer an earlier one.",
+                details={"fields": {"content": "must not be blank"}},
             )
-            tx.add(user_message)
-            await tx.flush()
-            await bump_state_version(tx, ai_session.id)
+        taken = await take_in(tx, box, ai_session.id, body.content, source="chat")
+        user_message = Message(
+            session_id=ai_session.id,
+            role=MessageRole.USER,
+            content=taken.text,
+            redactions=taken.redactions or None,
+            author=principal.actor,
+        )
+        tx.add(user_message)
+        await tx.flush()
+        await bump_state_version(tx, ai_session.id)
+        return ai_session, user_message
+
+    ai_session, user_message = await database.write_retrying(store)
     request = await build_request(database, history_token_budget, ai_session, user_message)
     return PreparedTurn(principal.account_id, ai_session.id, user_message, request)
 
@@ -279,8 +283,10 @@ async def finish_turn(
     for reason in parsed.ignored:
         log.info("marker_ignored", reason=reason, session_id=prepared.session_id)
     try:
-        async with database.write() as tx:
-            return await _store_reply(tx, prepared, parsed, generator)
+        # A deadlock victim is run again: the assistant's reply, already paid for, is kept.
+        return await database.write_retrying(
+            lambda tx: _store_reply(tx, prepared, parsed, generator)
+        )
     except IntegrityError as exc:
         if "reply_to_id" not in str(exc.orig):
             raise

@@ -50,7 +50,9 @@ async def list_checks(req: Req) -> CheckList:
 )
 async def record_result(req: Req[CheckResultIn, Any]) -> CheckResultOut:
     async with req.database.write() as tx:
-        ai_session = await get_ai_session(tx, req.account_id, req.path_int("session_id"))
+        ai_session = await get_ai_session(
+            tx, req.account_id, req.path_int("session_id"), for_update=True
+        )
         require_active(ai_session)
         check = await _check(tx, ai_session.id, req.path_int("check_id"))
         if check.status == CheckStatus.DONE:
@@ -80,7 +82,9 @@ async def record_result(req: Req[CheckResultIn, Any]) -> CheckResultOut:
 )
 async def dismiss_check(req: Req) -> CheckOut:
     async with req.database.write() as tx:
-        ai_session = await get_ai_session(tx, req.account_id, req.path_int("session_id"))
+        ai_session = await get_ai_session(
+            tx, req.account_id, req.path_int("session_id"), for_update=True
+        )
         require_active(ai_session)
         check = await _check(tx, ai_session.id, req.path_int("check_id"))
         if check.status == CheckStatus.DONE:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from plugin.features.fixes.models import SuggestedFix
 from plugin.features.fixes.schemas import FixList, FixOut, OutcomeIn
@@ -57,8 +58,11 @@ async def list_fixes(req: Req) -> FixList:
     errors=(404, 409),
 )
 async def apply_fix(req: Req) -> FixOut:
-    async with req.database.write() as tx:
-        ai_session = await get_ai_session(tx, req.account_id, req.path_int("session_id"))
+    async def work(tx: AsyncSession) -> FixOut:
+        # The session row first, as every write of a session's state: one lock order.
+        ai_session = await get_ai_session(
+            tx, req.account_id, req.path_int("session_id"), for_update=True
+        )
         require_active(ai_session)
         fix = await get_fix(tx, ai_session.id, req.path_int("fix_id"))
         changed = await mark_applied(tx, fix)
@@ -66,6 +70,8 @@ async def apply_fix(req: Req) -> FixOut:
             await bump_state_version(tx, ai_session.id) if changed else ai_session.state_version
         )
         return fix_out(fix, version)
+
+    return await req.database.write_retrying(work)
 
 
 @routes.patch(
@@ -82,8 +88,11 @@ async def set_outcome(req: Req[OutcomeIn, Any]) -> FixOut:
             "A failure reason goes with applied_failed only.",
             details={"fields": {"failure_reason": "only with outcome applied_failed"}},
         )
-    async with req.database.write() as tx:
-        ai_session = await get_ai_session(tx, req.account_id, req.path_int("session_id"))
+
+    async def work(tx: AsyncSession) -> FixOut:
+        ai_session = await get_ai_session(
+            tx, req.account_id, req.path_int("session_id"), for_update=True
+        )
         require_active(ai_session)
         fix = await get_fix(tx, ai_session.id, req.path_int("fix_id"))
         await transition(
@@ -104,3 +113,5 @@ async def set_outcome(req: Req[OutcomeIn, Any]) -> FixOut:
             await tx.flush()
         version = await bump_state_version(tx, ai_session.id)
         return fix_out(fix, version)
+
+    return await req.database.write_retrying(work)

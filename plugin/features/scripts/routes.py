@@ -163,7 +163,7 @@ async def generate(req: Req[GenerateIn, Any]) -> GenerateOut:
     async with req.database.write() as tx:
         template = await get_template(tx, req.account_id, body.template_id)
         if body.ai_session_id is not None:
-            await get_ai_session(tx, req.account_id, body.ai_session_id)
+            await get_ai_session(tx, req.account_id, body.ai_session_id, for_update=True)
         values = await resolve_secret_values(
             tx,
             req.instance.box(),

@@ -53,7 +53,9 @@ async def list_messages(req: Req[Any, MessageQuery]) -> MessagePage:
 )
 async def create_fact(req: Req[FactCreate, Any]) -> FactOut:
     async with req.database.write() as tx:
-        ai_session = await get_ai_session(tx, req.account_id, req.path_int("session_id"))
+        ai_session = await get_ai_session(
+            tx, req.account_id, req.path_int("session_id"), for_update=True
+        )
         require_active(ai_session)
         taken = await take_in(
             tx, req.instance.box(), ai_session.id, req.body.text.strip(), source="fact"
@@ -95,7 +97,9 @@ async def _get_fact(db: AsyncSession, ai_session_id: int, fact_id: int) -> Fact:
 )
 async def update_fact(req: Req[FactCreate, Any]) -> FactOut:
     async with req.database.write() as tx:
-        ai_session = await get_ai_session(tx, req.account_id, req.path_int("session_id"))
+        ai_session = await get_ai_session(
+            tx, req.account_id, req.path_int("session_id"), for_update=True
+        )
         require_active(ai_session)
         fact = await _get_fact(tx, ai_session.id, req.path_int("fact_id"))
         taken = await take_in(
@@ -110,7 +114,9 @@ async def update_fact(req: Req[FactCreate, Any]) -> FactOut:
 @routes.delete(SESSION + "/facts/{fact_id}", summary="Delete a fact", status=204, errors=(404, 409))
 async def delete_fact(req: Req) -> None:
     async with req.database.write() as tx:
-        ai_session = await get_ai_session(tx, req.account_id, req.path_int("session_id"))
+        ai_session = await get_ai_session(
+            tx, req.account_id, req.path_int("session_id"), for_update=True
+        )
         require_active(ai_session)
         fact = await _get_fact(tx, ai_session.id, req.path_int("fact_id"))
         await tx.delete(fact)
