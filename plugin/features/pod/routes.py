@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from plugin.features.pod.client_address import client_address
 from plugin.features.pod.page import (
     ASSET_TYPES,
     asset_path,
@@ -163,4 +164,5 @@ async def pod_origins(req: Req) -> PodOrigins:
     errors=(401, 403, 404, 409, 429, 502, 503),
 )
 async def pod_session(req: Req[PodSessionIn, Any]) -> PodSessionOut:
-    return await req.app[POD_SIGN_IN].sign_in(req.body, req.request.remote or "unknown")
+    address = client_address(req.request, req.settings.trusted_proxies)
+    return await req.app[POD_SIGN_IN].sign_in(req.body, address)
