@@ -46,7 +46,14 @@ def install(settings: Settings, *, account: str, dry_run: bool) -> int:
 def doctor(settings: Settings, *, account: str, fix: bool) -> int:
     async def step(provider: PSAProvider, acct: Account) -> int:
         report = Report(on_line=lambda line: print(line, flush=True))
-        await run_doctor(provider, acct, settings.public_url, fix, report)
+        await run_doctor(
+            provider,
+            acct,
+            settings.public_url,
+            fix,
+            report,
+            secret_configured=settings.instance_secret_configured,
+        )
         return EXIT_FAILED if report.failures else EXIT_OK
 
     return _run(settings, account, step)

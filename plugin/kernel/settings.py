@@ -134,6 +134,11 @@ class Settings(BaseSettings):
     # A file holding the instance secret (e.g. a mounted secret); FIXPILOT_SECRET_KEY wins.
     secret_key_file: Path | None = None
 
+    @property
+    def instance_secret_configured(self) -> bool:
+        """The instance secret comes from the environment or a file, not the database."""
+        return self.secret_key is not None or self.secret_key_file is not None
+
     @field_validator("trusted_proxies", mode="before")
     @classmethod
     def _proxy_list(cls, value: object) -> object:
