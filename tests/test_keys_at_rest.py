@@ -235,5 +235,22 @@ def test_doctor_warns_about_a_generated_secret():
 async def test_the_admin_doctor_shows_the_warning(cw_client, cw_admin_headers):
     resp = await cw_client.get("/api/v1/admin/doctor", headers=cw_admin_headers)
     assert resp.status == 200, await resp.text()
-    first = (await resp.json())["lines"][0]
-    assert first["warning"] is True and first["what"].startswith("Instance secret")
+    last = (await resp.json())["lines"][-1]
+    assert last["warning"] is True and last["what"].startswith("Instance secret")
+
+
+async def test_connectwise_doctor_warns_about_a_generated_secret(cw_settings, cw_sim, capsys):
+    import asyncio
+
+    from plugin.cli.connectwise import doctor
+
+    settings = cw_settings(public_url="https://fixpilot.example.com")
+    await asyncio.to_thread(doctor, settings, account="default", fix=False)
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert last.startswith("WARN Instance secret") and "FIXPILOT_SECRET_KEY_FILE" in last
+
+    configured = cw_settings(
+        public_url="https://fixpilot.example.com", secret_key=SecretStr(NEW_SECRET)
+    )
+    await asyncio.to_thread(doctor, configured, account="default", fix=False)
+    assert capsys.readouterr().out.splitlines()[-1].startswith("ok   Instance secret")

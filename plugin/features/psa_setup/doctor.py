@@ -51,8 +51,15 @@ async def run_doctor(
     *,
     secret_configured: bool | None = None,
 ) -> Report:
+    await _check_psa(provider, account, public_url, fix, report)
     if secret_configured is not None:
         check_instance_secret(secret_configured, report)
+    return report
+
+
+async def _check_psa(
+    provider: PSAProvider, account: Account, public_url: str | None, fix: bool, report: Report
+) -> Report:
     setup = provider.setup
     if setup is None:
         report.fail("PSA set-up", f"the {provider.slug} provider has no set-up checks")
