@@ -88,8 +88,8 @@ def create_app(settings: Settings) -> web.Application:
     metrics = Metrics()
     app = web.Application(middlewares=make_middlewares(metrics), client_max_size=2 * 1024**2)
     database = Database(settings.database_url)
-    psa = PSAConnections(settings)
     instance = InstanceKeys()
+    psa = PSAConnections(settings, instance)  # opens the private keys with the instance secret
     intake = CallbackIntake(database, psa)
     app[SETTINGS] = settings
     app[DATABASE] = database

@@ -6,6 +6,7 @@ from plugin.features.checks.models import DiagnosticCheck
 from plugin.features.fixes.models import SuggestedFix
 from plugin.features.notes.kb_article import KBArticle
 from plugin.features.notes.models import NotePreview
+from plugin.features.pod.models import SignInFailure
 from plugin.features.scripts.models import DraftTemplate, ScriptGeneration, ScriptTemplate
 from plugin.features.search.models import (
     NOT_IN_MODELS,
@@ -49,6 +50,7 @@ __all__ = [
     "ResolvedWork",
     "ResolvedWorkVersion",
     "ScriptGeneration",
+    "SignInFailure",
     "ScriptTemplate",
     "SessionSecret",
     "SuggestedFix",

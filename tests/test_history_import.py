@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from plugin.cli.history import import_command, since_arg
 from plugin.features.search.history import import_history
 from plugin.features.search.models import HistoryImport, ResolvedWork
-from plugin.kernel.appkeys import SETTINGS
+from plugin.kernel.appkeys import INSTANCE, SETTINGS
 from plugin.kernel.psa import PSAConnections
 from plugin.kernel.tenancy import get_account_by_slug
 from providers.psa import PSAUnavailable
@@ -32,7 +32,11 @@ def seeded(cw_sim) -> list[int]:
 async def _history(cw_client, page_size: int):
     async with db_of(cw_client).read() as db:
         account = await get_account_by_slug(db, "default")
-    history = PSAConnections(cw_client.app[SETTINGS]).for_account(account).history
+    history = (
+        PSAConnections(cw_client.app[SETTINGS], cw_client.app[INSTANCE])
+        .for_account(account)
+        .history
+    )
     history.page_size = page_size
     return account.id, history
 

@@ -123,12 +123,16 @@ async def test_connectwise_down_is_503(cw_client, cw_sim):
     assert (await _sign_in(cw_client)).status == 200  # a failure is not cached
 
 
-async def test_repeated_failures_are_throttled(cw_client):
+async def test_repeated_failures_are_throttled(cw_client, cw_sim):
     for _ in range(5):
         assert (await _sign_in(cw_client, member_hash="guess")).status == 401
-    resp = await _sign_in(cw_client)  # even the right hash waits now
+    asked = cw_sim.requests.count(MEMBER_INFO)
+    # The address that failed may not guess again (ConnectWise is not asked); a member on
+    # another address is not held back (tests/test_signin_limits.py).
+    resp = await _sign_in(cw_client, member_hash="guess-again")
     assert resp.status == 429
     assert int(resp.headers["Retry-After"]) > 0
+    assert cw_sim.requests.count(MEMBER_INFO) == asked
 
 
 async def test_sign_in_validation_names_the_fields(cw_client):
@@ -142,9 +146,29 @@ async def test_unknown_account_is_404(cw_client):
     resp = await _sign_in(cw_client, account="nope")
     assert resp.status == 404
     assert (await resp.json())["error"]["code"] == "account_not_found"
-    page = await cw_client.get("/pod?id=5001&screen=ticket&account=nope")
-    assert page.status == 404
-    assert (await page.json())["error"]["code"] == "account_not_found"
+
+
+async def test_pod_page_reveals_neither_the_account_nor_its_host(cw_client, cw_sim):
+    """To a window that is not the account's ConnectWise, an existing account's pod looks
+    like an unknown account's: same status, same policy, no ConnectWise host."""
+    host = cw_sim.site_url.split("//", 1)[1]
+
+    async def page(account: str, **headers: str) -> tuple[int, str, str]:
+        resp = await cw_client.get(f"/pod?id=5001&screen=ticket&account={account}", headers=headers)
+        text = (await resp.text()).replace(f'content="{account}"', 'content="ACCOUNT"')
+        return resp.status, resp.headers["Content-Security-Policy"], text
+
+    unknown = await page("nope")
+    known = await page("default")
+    elsewhere = await page("default", Referer="https://evil.example/ticket")
+    unknown_framed = await page("nope", Referer=cw_sim.site_url + "/ticket")
+    assert unknown == known == elsewhere == unknown_framed
+    status, policy, text = known
+    assert status == 200 and _csp(policy)["frame-ancestors"] == ["'none'"]
+    assert host not in policy and host not in text
+    # A page asking about the embedding origin learns only what it already names.
+    guessed = await cw_client.get("/pod?account=default&embed=https://guess.example")
+    assert _csp(guessed.headers["Content-Security-Policy"])["frame-ancestors"] == ["'none'"]
 
 
 async def test_account_without_connectwise_cannot_sign_in(client):
@@ -158,7 +182,11 @@ async def test_account_without_connectwise_cannot_sign_in(client):
 
 
 async def test_pod_page_is_framable_only_by_the_connectwise_origin(cw_client, cw_sim):
-    resp = await cw_client.get("/pod?id=5001&screen=ticket")
+    # The screen that frames the pod names itself in the Referer (the browser's default
+    # policy sends a cross-origin frame its parent's origin).
+    resp = await cw_client.get(
+        "/pod?id=5001&screen=ticket", headers={"Referer": cw_sim.site_url + "/_sim/ticket/5001"}
+    )
     assert resp.status == 200
     assert resp.content_type == "text/html"
     csp = _csp(resp.headers["Content-Security-Policy"])

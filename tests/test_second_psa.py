@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 
 from plugin.features.accounts.service import describe_account
 from plugin.features.writeback.plain_text import markdown_to_plain
+from plugin.kernel.appkeys import INSTANCE
 from plugin.kernel.psa import set_psa_connection
 from plugin.kernel.tenancy import get_account_by_slug
 from providers.psa import PSA_VENDORS, PSAVendor, Ticket, TicketStatus, register_psa_vendor
@@ -72,7 +73,7 @@ async def halo_client(client, halo):
     )
     async with db_of(client).write() as tx:
         account = await get_account_by_slug(tx, "default")
-        set_psa_connection(account, "halo", connection)
+        set_psa_connection(account, "halo", connection, box=client.app[INSTANCE].box())
     return client
 
 
@@ -142,7 +143,11 @@ async def test_what_the_second_psa_lacks_is_refused_not_probed(halo_client, halo
 
 async def test_the_second_psa_secret_is_masked(halo_client, halo):
     async with db_of(halo_client).read() as db:
-        shown = describe_account(await get_account_by_slug(db, "default"))
+        account = await get_account_by_slug(db, "default")
+    # Stored sealed; shown masked (the mask's last characters need the instance secret).
+    assert "halo-secret-0001" not in str(account.psa_config)
+    assert describe_account(account)["psa_connection"]["client_secret"] == "****"
+    shown = describe_account(account, halo_client.app[INSTANCE].box())
     assert shown["psa_provider"] == "halo"
     assert shown["psa_connection"]["client_secret"] == "****0001"
     assert "halo-secret-0001" not in str(shown)

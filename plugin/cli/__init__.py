@@ -36,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     except CommandError as exc:
         print(f"fixpilot: {exc}", file=sys.stderr)
         return exc.exit_code
+    except SettingsError as exc:  # e.g. an unreadable FIXPILOT_SECRET_KEY_FILE
+        print(f"fixpilot: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
 
@@ -58,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     _accounts(sub)
     _templates(sub)
     _connectwise(sub)
+    _secrets(sub)
     return parser
 
 
@@ -154,3 +158,18 @@ def _connectwise(sub) -> None:
     p.add_argument("--board", type=int, help="only this board's tickets")
     p.add_argument("--restart", action="store_true", help="start over instead of resuming")
     p.set_defaults(run=command("history", "command"))
+
+
+def _secrets(sub) -> None:
+    secrets = sub.add_parser("secrets", help="the instance secret").add_subparsers(title="secrets")
+    p = secrets.add_parser(
+        "rotate",
+        help="seal the PSA private keys and remembered secrets again under a new instance "
+        "secret (then restart with it)",
+    )
+    p.add_argument(
+        "--new-secret-file",
+        type=Path,
+        help="a file holding the new secret (or FIXPILOT_NEW_SECRET_KEY)",
+    )
+    p.set_defaults(run=command("secrets", "rotate"))

@@ -12,10 +12,15 @@ from sqlalchemy import select
 
 from plugin.cli import CommandError
 from plugin.cli.common import run_async
-from plugin.features.accounts.service import describe_account, ensure_default_account
+from plugin.features.accounts.service import (
+    describe_account,
+    ensure_default_account,
+    ensure_secret_key,
+)
 from plugin.features.scripts.shipped import load_shipped_library
 from plugin.kernel.db import Database
 from plugin.kernel.psa import set_psa_connection
+from plugin.kernel.secret_memory import SecretBox
 from plugin.kernel.settings import Settings
 from plugin.kernel.tenancy import Account, get_account_by_slug
 from providers.psa import LOCAL, PSA_VENDORS
@@ -68,14 +73,15 @@ def add(settings: Settings, args: argparse.Namespace) -> int:
     provider, connection = _connection(args)
 
     async def go(database: Database) -> dict:
+        box = SecretBox(await ensure_secret_key(database, settings))
         async with database.write() as tx:
             if await get_account_by_slug(tx, args.slug) is not None:
                 raise CommandError(f"account {args.slug!r} already exists")
             account = Account(slug=args.slug, name=args.name or args.slug, preferences={})
-            set_psa_connection(account, provider, connection)
+            set_psa_connection(account, provider, connection, box=box)
             tx.add(account)
             await tx.flush()
-            described = describe_account(account)
+            described = describe_account(account, box)
             if settings.shipped_library:
                 described["script_library"] = await load_shipped_library(tx, account.id)
             return described
@@ -86,10 +92,10 @@ def add(settings: Settings, args: argparse.Namespace) -> int:
 
 def list_accounts(settings: Settings, args: argparse.Namespace) -> int:
     async def go(database: Database) -> list[dict]:
-        await ensure_default_account(database, settings)
+        box = SecretBox(await ensure_default_account(database, settings))
         async with database.read() as db:
             accounts = (await db.execute(select(Account).order_by(Account.id))).scalars()
-            return [describe_account(a) for a in accounts]
+            return [describe_account(a, box) for a in accounts]
 
     for row in run_async(settings, go):
         print(json.dumps(row))
@@ -98,12 +104,12 @@ def list_accounts(settings: Settings, args: argparse.Namespace) -> int:
 
 def show(settings: Settings, args: argparse.Namespace) -> int:
     async def go(database: Database) -> dict:
-        await ensure_default_account(database, settings)
+        box = SecretBox(await ensure_default_account(database, settings))
         async with database.read() as db:
             account = await get_account_by_slug(db, args.slug)
             if account is None:
                 raise CommandError(f"no account {args.slug!r}")
-            return describe_account(account)
+            return describe_account(account, box)
 
     print(json.dumps(run_async(settings, go), indent=2))
     return 0

@@ -14,6 +14,7 @@ from plugin.features.psa_setup.install import SetupError, install_registrations
 from plugin.features.psa_setup.report import Report
 from plugin.kernel.db import Database
 from plugin.kernel.psa import PSAConnections, has_psa
+from plugin.kernel.secret_memory import InstanceKeys
 from plugin.kernel.settings import Settings
 from plugin.kernel.tenancy import Account, get_account_by_slug
 from providers.psa import PSAProvider
@@ -45,7 +46,14 @@ def install(settings: Settings, *, account: str, dry_run: bool) -> int:
 def doctor(settings: Settings, *, account: str, fix: bool) -> int:
     async def step(provider: PSAProvider, acct: Account) -> int:
         report = Report(on_line=lambda line: print(line, flush=True))
-        await run_doctor(provider, acct, settings.public_url, fix, report)
+        await run_doctor(
+            provider,
+            acct,
+            settings.public_url,
+            fix,
+            report,
+            secret_configured=settings.instance_secret_configured,
+        )
         return EXIT_FAILED if report.failures else EXIT_OK
 
     return _run(settings, account, step)
@@ -56,14 +64,14 @@ Step = Callable[[PSAProvider, Account], Awaitable[int]]
 
 def _run(settings: Settings, slug: str, step: Step) -> int:
     async def go(database: Database) -> int:
-        await ensure_default_account(database, settings)
+        secret = await ensure_default_account(database, settings)
         async with database.read() as db:
             account = await get_account_by_slug(db, slug)
         if account is None:
             raise SetupError(f"no account {slug!r}; see `fixpilot accounts list`")
         if not has_psa(account):
             raise SetupError(f"account {slug!r} has no ConnectWise connection")
-        providers = PSAConnections(settings)
+        providers = PSAConnections(settings, InstanceKeys(secret))
         try:
             return await step(providers.for_account(account), account)
         finally:

@@ -29,7 +29,7 @@ from plugin.app import create_app
 from plugin.cli import CommandError
 from plugin.features.accounts.auth import create_token
 from plugin.features.accounts.models import ApiToken
-from plugin.features.accounts.service import ensure_default_account
+from plugin.features.accounts.service import ensure_default_account, instance_keys
 from plugin.features.psa_setup.install import install_registrations
 from plugin.features.scripts.shipped import load_shipped_library
 from plugin.features.search.history import import_history
@@ -234,7 +234,7 @@ async def _import_history(settings: Settings) -> int:
     """What `fixpilot connectwise import-history` does, over the simulator's closed tickets
     (resumable: a restart imports only what changed)."""
     database = Database(settings.database_url)
-    providers = PSAConnections(settings)
+    providers = PSAConnections(settings, await instance_keys(database, settings))
     try:
         async with database.read() as db:
             account = await get_account_by_slug(db, DEFAULT_ACCOUNT)
@@ -252,7 +252,7 @@ async def _register_callbacks(settings: Settings) -> None:
     """Register the callback and the pod with the simulator, as `connectwise install` does,
     so ticket changes made in the simulator reach the service."""
     database = Database(settings.database_url)
-    providers = PSAConnections(settings)
+    providers = PSAConnections(settings, await instance_keys(database, settings))
     try:
         async with database.read() as db:
             account = await get_account_by_slug(db, DEFAULT_ACCOUNT)

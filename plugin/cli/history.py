@@ -15,6 +15,7 @@ from plugin.features.accounts.service import ensure_default_account
 from plugin.features.search.history import import_history
 from plugin.kernel.db import Database
 from plugin.kernel.psa import PSAConnections, has_psa
+from plugin.kernel.secret_memory import InstanceKeys
 from plugin.kernel.settings import Settings
 from plugin.kernel.tenancy import get_account_by_slug
 from providers.psa import PSAError
@@ -54,12 +55,12 @@ def import_command(
     bar = ProgressBar()
 
     async def go(database: Database) -> int:
-        await ensure_default_account(database, settings)
+        secret = await ensure_default_account(database, settings)
         async with database.read() as db:
             acct = await get_account_by_slug(db, account)
         if acct is None:
             raise CommandError(f"no account {account!r}; see `fixpilot accounts list`", 2)
-        providers = PSAConnections(settings)
+        providers = PSAConnections(settings, InstanceKeys(secret))
         try:
             history = providers.for_account(acct).history if has_psa(acct) else None
             if history is None:

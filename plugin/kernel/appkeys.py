@@ -4,27 +4,16 @@ keys for what they own (the preview cache, the signing-key cache...) beside that
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from aiohttp import web
 
 from plugin.kernel.db import Database
 from plugin.kernel.metrics import Metrics
 from plugin.kernel.psa import PSAConnections
-from plugin.kernel.secret_memory import SecretBox
+from plugin.kernel.secret_memory import InstanceKeys
 from plugin.kernel.settings import Settings
 from providers.llm import LLMProvider
 
-
-@dataclass
-class InstanceKeys:
-    """Keys that exist once per installation, loaded at start-up (shared by replicas)."""
-
-    secret_key: str = ""
-
-    def box(self) -> SecretBox:
-        """What session secrets are encrypted with."""
-        return SecretBox(self.secret_key)
+__all__ = ["DATABASE", "INSTANCE", "LLM", "METRICS", "PSA", "SETTINGS", "InstanceKeys"]
 
 
 SETTINGS = web.AppKey("settings", Settings)

@@ -1,5 +1,9 @@
 """Each account's PSA: its validated connection, the one answer to "has it a PSA?", and the
-provider built for it through the vendor registry."""
+provider built for it through the vendor registry.
+
+The connection's secrets (a ConnectWise private key) are stored sealed with the instance
+secret and opened only here, where the provider that uses them is built; everywhere else
+a connection holds a placeholder in their place."""
 
 from __future__ import annotations
 
@@ -9,9 +13,10 @@ from typing import Any
 
 import aiohttp
 import structlog
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 
 from plugin.kernel.preferences import StatusTarget, boards_to_read
+from plugin.kernel.secret_memory import InstanceKeys, SecretBox, is_sealed, seal, unseal
 from plugin.kernel.settings import Settings
 from plugin.kernel.tenancy import Account
 from providers.psa import (
@@ -31,14 +36,34 @@ def vendor_of(account: Account) -> PSAVendor | None:
     return PSA_VENDORS.get(account.psa_provider) if account.psa_provider != LOCAL else None
 
 
-def psa_connection(account: Account) -> BaseModel | None:
+SEALED_PLACEHOLDER = "(sealed)"
+
+
+def secret_fields(model: type[BaseModel]) -> list[str]:
+    """The fields of a vendor's connection model that hold secrets (stored sealed)."""
+    return [name for name, info in model.model_fields.items() if info.annotation is SecretStr]
+
+
+def psa_connection(account: Account, box: SecretBox | None = None) -> BaseModel | None:
     """The account's PSA connection, validated by its vendor's model; None without one (or
-    with one that no longer validates, which is logged: the account works as local)."""
+    with one that no longer validates, which is logged: the account works as local).
+
+    Its sealed secrets are opened with `box`; without one they read as a placeholder
+    (enough to tell that there is a connection, and to show it masked)."""
     vendor = vendor_of(account)
     if vendor is None or not account.psa_config:
         return None
+    config = dict(account.psa_config)
+    for name, value in config.items():
+        if is_sealed(value):
+            opened = unseal(box, value) if box is not None else None
+            if opened is None and box is not None:
+                # Sealed under another instance secret: the PSA will refuse the
+                # placeholder, and `doctor` says why.
+                log.error("psa_secret_unreadable", account=account.slug, field=name)
+            config[name] = opened if opened is not None else SEALED_PLACEHOLDER
     try:
-        return vendor.connection.model_validate(account.psa_config)
+        return vendor.connection.model_validate(config)
     except ValidationError as exc:
         log.warning(
             "psa_connection_invalid",
@@ -58,25 +83,59 @@ def psa_label(account: Account) -> str:
     return vendor.label if vendor is not None else "the PSA"
 
 
-def set_psa_connection(account: Account, provider: str, connection: BaseModel | None) -> None:
+def set_psa_connection(
+    account: Account, provider: str, connection: BaseModel | None, *, box: SecretBox
+) -> None:
+    """Store the connection, its secrets sealed with the instance secret (`box`)."""
     account.psa_provider = provider if connection is not None else LOCAL
-    account.psa_config = stored_connection(connection) if connection is not None else None
+    account.psa_config = sealed_connection(connection, box) if connection is not None else None
+
+
+def sealed_connection(connection: BaseModel, box: SecretBox) -> dict[str, Any]:
+    stored = stored_connection(connection)
+    for name in secret_fields(type(connection)):
+        if isinstance(stored.get(name), str) and not is_sealed(stored[name]):
+            stored[name] = seal(box, stored[name])
+    return stored
+
+
+def reseal_connection(account: Account, box: SecretBox) -> tuple[int, int]:
+    """Seal the account's secrets under the box's first secret (plain ones, and ones sealed
+    under another secret of the box). Returns (resealed, unreadable)."""
+    vendor = vendor_of(account)
+    if vendor is None or not account.psa_config:
+        return 0, 0
+    config, resealed, unreadable = dict(account.psa_config), 0, 0
+    for name in secret_fields(vendor.connection):
+        value = config.get(name)
+        if not isinstance(value, str):
+            continue
+        plain = unseal(box, value)
+        if plain is None:
+            unreadable += 1
+            continue
+        config[name] = seal(box, plain)
+        resealed += 1
+    if resealed:
+        account.psa_config = config
+    return resealed, unreadable
 
 
 class PSAConnections:
     """One provider per account and connection, sharing one HTTP connection pool."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, instance: InstanceKeys | None = None) -> None:
         self.settings = settings
+        # Opens the connections' sealed secrets; its key is loaded at start-up.
+        self.instance = instance if instance is not None else InstanceKeys()
         self._http: aiohttp.ClientSession | None = None
         # account id → (connection fingerprint, provider)
         self._providers: dict[int, tuple[str, PSAProvider]] = {}
         self._retired: list[PSAProvider] = []
 
     def for_account(self, account: Account) -> PSAProvider:
-        connection = psa_connection(account)
         vendor = vendor_of(account)
-        if connection is None or vendor is None:
+        if vendor is None or not account.psa_config:
             return LocalProvider()
         options: dict[str, Any] = {
             "rate_limit_per_minute": self.settings.cw_rate_limit_per_minute,
@@ -85,9 +144,15 @@ class PSAConnections:
         # The fingerprint changes when the connection does: an edited account gets a new
         # client (the old one may still be finishing a request, so it is closed at exit).
         fingerprint = connection_fingerprint(account, options)
+        if not self.instance.loaded:  # a client built before the key is loaded is not reused
+            fingerprint += ":unopened"
         current = self._providers.get(account.id)
         if current is not None and current[0] == fingerprint:
             return current[1]
+        # Opened only to build the client: the private key lives in the client, not here.
+        connection = psa_connection(account, self.instance.box() if self.instance.loaded else None)
+        if connection is None:
+            return LocalProvider()
         if current is not None:
             self._retired.append(current[1])
         if self._http is None or self._http.closed:

@@ -79,6 +79,47 @@ class SecretBox:
         return hmac.new(self._mac_key, value.encode(), hashlib.sha256).hexdigest()
 
 
+# A value sealed at rest (a PSA private key): the prefix tells it from a plain value stored
+# before encryption at rest, which is read as is until it is sealed.
+SEALED_PREFIX = "fernet:"
+
+
+def seal(box: SecretBox, value: str) -> str:
+    return SEALED_PREFIX + box.encrypt(value)
+
+
+def is_sealed(value: object) -> bool:
+    return isinstance(value, str) and value.startswith(SEALED_PREFIX)
+
+
+def unseal(box: SecretBox, value: str) -> str | None:
+    """The plain value (a value never sealed is returned as is); None when it was sealed
+    under a secret the box does not hold."""
+    return box.decrypt(value.removeprefix(SEALED_PREFIX)) if is_sealed(value) else value
+
+
+def reseal(box: SecretBox, value: str) -> str | None:
+    """The value sealed under the box's first secret (None when no secret of the box
+    opens it)."""
+    plain = unseal(box, value)
+    return seal(box, plain) if plain is not None else None
+
+
+@dataclass
+class InstanceKeys:
+    """Keys that exist once per installation, loaded at start-up (shared by replicas)."""
+
+    secret_key: str = ""
+
+    @property
+    def loaded(self) -> bool:
+        return bool(self.secret_key)
+
+    def box(self) -> SecretBox:
+        """What session secrets and PSA private keys are encrypted with."""
+        return SecretBox(self.secret_key)
+
+
 def _derive(secret: str, purpose: bytes) -> bytes:
     raw = hmac.new(secret.encode(), b"fixpilot session secrets " + purpose, hashlib.sha256)
     return base64.urlsafe_b64encode(raw.digest())

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
+import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -123,6 +126,38 @@ class Settings(BaseSettings):
         if _config_file is not None:
             sources += (TomlConfigSettingsSource(settings_cls, toml_file=_config_file),)
         return sources
+
+    # --- pod sign-in and keys at rest (issue 15) ---
+    # Reverse proxies whose X-Forwarded-For is believed (CIDRs, comma-separated or a JSON
+    # list). Empty: the peer's own address is the client's.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # A file holding the instance secret (e.g. a mounted secret); FIXPILOT_SECRET_KEY wins.
+    secret_key_file: Path | None = None
+
+    @property
+    def instance_secret_configured(self) -> bool:
+        """The instance secret comes from the environment or a file, not the database."""
+        return self.secret_key is not None or self.secret_key_file is not None
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxy_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.strip()
+            if value.startswith("["):
+                return json.loads(value)
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ValueError(f"{network!r} is not an IP address or CIDR network") from None
+        return value
 
 
 _config_file: Path | None = None

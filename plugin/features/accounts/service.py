@@ -6,31 +6,78 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+import structlog
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from plugin.features.accounts.models import InstanceSecret
 from plugin.kernel.db import Database
-from plugin.kernel.psa import psa_connection, set_psa_connection
-from plugin.kernel.settings import Settings
+from plugin.kernel.psa import (
+    psa_connection,
+    reseal_connection,
+    secret_fields,
+    set_psa_connection,
+    vendor_of,
+)
+from plugin.kernel.secret_memory import InstanceKeys, SecretBox, is_sealed, unseal
+from plugin.kernel.settings import Settings, SettingsError
 from plugin.kernel.tenancy import DEFAULT_ACCOUNT, Account, get_account_by_slug
 from providers.psa import PSA_VENDORS, masked_connection
+
+log = structlog.get_logger("fixpilot.accounts")
+
+GENERATED_SECRET = "secret_key"  # its row in `instance_secrets`
+
+
+class SecretKeyError(SettingsError):
+    """The configured instance secret cannot be read; `str()` says why."""
+
+
+def configured_secret(settings: Settings) -> str | None:
+    """The instance secret from the environment (FIXPILOT_SECRET_KEY) or a file
+    (FIXPILOT_SECRET_KEY_FILE), else None."""
+    if settings.secret_key is not None:
+        return settings.secret_key.get_secret_value()
+    if settings.secret_key_file is not None:
+        try:
+            value = settings.secret_key_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise SecretKeyError(
+                f"cannot read FIXPILOT_SECRET_KEY_FILE {settings.secret_key_file}: "
+                f"{exc.strerror or exc}"
+            ) from None
+        if not value:
+            raise SecretKeyError(f"FIXPILOT_SECRET_KEY_FILE {settings.secret_key_file} is empty")
+        return value
+    return None
+
+
+async def stored_secret(database: Database) -> str | None:
+    """The secret generated on a first start without a configured one, if any."""
+    async with database.read() as db:
+        return (
+            await db.execute(
+                select(InstanceSecret.value).where(InstanceSecret.name == GENERATED_SECRET)
+            )
+        ).scalar_one_or_none()
 
 
 async def ensure_secret_key(database: Database, settings: Settings) -> str:
     """The configured key, else the one generated on first start and stored in the
-    `instance_secrets` table (so every replica shares it)."""
-    if settings.secret_key is not None:
-        return settings.secret_key.get_secret_value()
+    `instance_secrets` table (so every replica shares it; `doctor` warns about it: it sits
+    in the database beside what it encrypts)."""
+    configured = configured_secret(settings)
+    if configured is not None:
+        return configured
     async with database.write() as tx:
         await tx.execute(
             database.insert(InstanceSecret)
-            .values(name="secret_key", value=secrets.token_urlsafe(48))
+            .values(name=GENERATED_SECRET, value=secrets.token_urlsafe(48))
             .on_conflict_do_nothing(index_elements=["name"])
         )
         return (
             await tx.execute(
-                select(InstanceSecret.value).where(InstanceSecret.name == "secret_key")
+                select(InstanceSecret.value).where(InstanceSecret.name == GENERATED_SECRET)
             )
         ).scalar_one()
 
@@ -49,22 +96,66 @@ def connection_from_settings(settings: Settings) -> BaseModel | None:
     )
 
 
-async def ensure_default_account(database: Database, settings: Settings) -> None:
+async def ensure_default_account(database: Database, settings: Settings) -> str:
     """A single-tenant install configures its one account from the environment; the
-    environment wins over what is stored, so changing a key is a restart away."""
+    environment wins over what is stored, so changing a key is a restart away. Every
+    account's PSA secrets end up sealed under the instance secret (see `seal_accounts`).
+    Returns the instance secret."""
+    secret = await ensure_secret_key(database, settings)
+    box = SecretBox(secret)
     async with database.write() as tx:
         account = await get_account_by_slug(tx, DEFAULT_ACCOUNT)
         if account is None:
             account = Account(slug=DEFAULT_ACCOUNT, name="Default", preferences={})
             tx.add(account)
         connection = connection_from_settings(settings)
-        if connection is not None:
-            set_psa_connection(account, "connectwise", connection)
+        # Rewritten only when it changed: sealing is randomised, and a new ciphertext would
+        # make every replica rebuild its client.
+        if connection is not None and psa_connection(account, box) != connection:
+            set_psa_connection(account, "connectwise", connection, box=box)
+    await seal_accounts(database, secret, settings)
+    return secret
 
 
-def describe_account(account: Account) -> dict[str, Any]:
-    """For the CLI and the API: secrets only ever masked."""
-    connection = psa_connection(account)
+async def seal_accounts(database: Database, secret: str, settings: Settings) -> None:
+    """Seal what is not sealed under the instance secret yet: keys stored in plain text (by
+    an older release, or restored from a backup), and keys the upgrade sealed with the
+    generated secret when the configured one was not in its environment."""
+    generated = await stored_secret(database) if configured_secret(settings) else None
+    box = SecretBox(secret, *([generated] if generated and generated != secret else []))
+    current = SecretBox(secret)
+    async with database.write() as tx:
+        for account in (await tx.execute(select(Account))).scalars():
+            if not _needs_sealing(account, current):
+                continue
+            _, unreadable = reseal_connection(account, box)
+            if unreadable:
+                log.error("psa_secret_unreadable", account=account.slug)
+
+
+def _needs_sealing(account: Account, current: SecretBox) -> bool:
+    return any(
+        isinstance(value, str)
+        and name in _secret_names(account)
+        and (not is_sealed(value) or unseal(current, value) is None)
+        for name, value in (account.psa_config or {}).items()
+    )
+
+
+def _secret_names(account: Account) -> list[str]:
+    vendor = vendor_of(account)
+    return secret_fields(vendor.connection) if vendor is not None else []
+
+
+async def forget_generated_secret(database: Database) -> None:
+    async with database.write() as tx:
+        await tx.execute(delete(InstanceSecret).where(InstanceSecret.name == GENERATED_SECRET))
+
+
+def describe_account(account: Account, box: SecretBox | None = None) -> dict[str, Any]:
+    """For the CLI and the API: secrets only ever masked (with `box`, the mask shows the
+    last characters of the key, as before it was sealed)."""
+    connection = psa_connection(account, box)
     return {
         "slug": account.slug,
         "name": account.name,
@@ -72,3 +163,8 @@ def describe_account(account: Account) -> dict[str, Any]:
         "psa_connection": masked_connection(connection) if connection is not None else None,
         "preferences": account.preferences or {},
     }
+
+
+async def instance_keys(database: Database, settings: Settings) -> InstanceKeys:
+    """The instance keys for a command that builds PSA clients outside `serve`."""
+    return InstanceKeys(await ensure_secret_key(database, settings))

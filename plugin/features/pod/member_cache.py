@@ -1,8 +1,7 @@
-"""In-process memory for pod sign-in: ConnectWise members verified recently, and failed
-attempts per member and per address.
+"""In-process memory for pod sign-in: the ConnectWise members verified recently.
 
-Both live in one process (each replica keeps its own): a cache miss costs one ConnectWise
-call, and the failure limit is a brake on guessing, not an accounting system.
+Each replica keeps its own: a miss costs one ConnectWise call. (Failed attempts are
+counted in the database, `failures.py`, so every replica applies the same limits.)
 """
 
 from __future__ import annotations
@@ -10,13 +9,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable
 
 from providers.psa import MemberIdentity
 
 VERIFIED_TTL_SECONDS = 300.0
-FAILURE_WINDOW_SECONDS = 300.0
 
 
 def member_key(secret: str, *parts: str) -> str:
@@ -55,41 +53,3 @@ class VerifiedMembers:
         self._entries.move_to_end(key)
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
-
-
-class FailedAttempts:
-    """A sliding window of failed sign-ins per key (a member of an account, an address)."""
-
-    def __init__(
-        self,
-        window_seconds: float = FAILURE_WINDOW_SECONDS,
-        max_keys: int = 10_000,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.window = window_seconds
-        self.max_keys = max_keys
-        self.clock = clock
-        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
-
-    def retry_after(self, key: str, limit: int) -> float | None:
-        """Seconds until another attempt is allowed, or None when it is allowed now."""
-        failures = self._recent(key)
-        if len(failures) < limit:
-            return None
-        return max(1.0, failures[len(failures) - limit] + self.window - self.clock())
-
-    def record(self, key: str) -> None:
-        self._recent(key).append(self.clock())
-        self._failures.move_to_end(key)
-        while len(self._failures) > self.max_keys:
-            self._failures.popitem(last=False)
-
-    def clear(self, key: str) -> None:
-        self._failures.pop(key, None)
-
-    def _recent(self, key: str) -> deque[float]:
-        failures = self._failures.setdefault(key, deque())
-        cutoff = self.clock() - self.window
-        while failures and failures[0] <= cutoff:
-            failures.popleft()
-        return failures

@@ -8,6 +8,7 @@ import html
 import re
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 STATIC_DIR = Path(__file__).parent / "static"
 ASSET_TYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
@@ -45,6 +46,24 @@ def render_page(origins: list[str], account_slug: str, page: str = "pod") -> str
 @lru_cache(maxsize=len(PAGES))
 def _template(name: str) -> str:
     return (STATIC_DIR / name).read_text(encoding="utf-8")
+
+
+def embedding_origin(embed: str | None, referer: str | None) -> str | None:
+    """The origin of the window that claims to frame the page: the pages carry it as
+    `embed`; the first page's request names it in its Referer."""
+    for candidate in (embed, referer):
+        if not candidate:
+            continue
+        parts = urlsplit(candidate)
+        if parts.scheme in ("http", "https") and parts.hostname:
+            try:
+                port = parts.port
+            except ValueError:
+                continue
+            default = {"http": 80, "https": 443}[parts.scheme]
+            host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+            return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")
+    return None
 
 
 def frame_origins(from_psa: list[str], extra: list[str]) -> list[str]:

@@ -7,10 +7,12 @@ from typing import Any
 
 from aiohttp import web
 
+from plugin.features.pod.client_address import client_address
 from plugin.features.pod.page import (
     ASSET_TYPES,
     asset_path,
     content_security_policy,
+    embedding_origin,
     frame_origins,
     render_page,
 )
@@ -37,15 +39,21 @@ def _origins_of(req: Req, account: Account) -> PodOrigins:
     return PodOrigins(from_psa=pod.frame_origins() if pod is not None else [], extra=extra)
 
 
-async def _page(req: Req, slug: str, page: str) -> web.Response:
+async def _page(req: Req, slug: str, embed: str | None, page: str) -> web.Response:
+    """The page names (and may be framed by) only the PSA origin that frames it, and only
+    when that is one of the account's: to anyone else an account's page, an account
+    without a PSA and an unknown account look the same (no existence, no ConnectWise host).
+    A page opened on its own needs no origin (it signs in with an API token)."""
     async with req.database.read() as db:
         account = await get_account_by_slug(db, slug)
-    if account is None:
-        raise NotFound(f"There is no account '{slug}'.", code="account_not_found")
-    known = _origins_of(req, account)
-    origins = frame_origins(known.from_psa, known.extra)
+    origins: list[str] = []
+    claimed = embedding_origin(embed, req.request.headers.get("Referer"))
+    if account is not None and claimed is not None:
+        known = _origins_of(req, account)
+        if claimed in frame_origins(known.from_psa, known.extra):
+            origins = [claimed]
     return web.Response(
-        text=render_page(origins, account.slug, page),
+        text=render_page(origins, slug, page),
         content_type="text/html",
         headers={
             "Content-Security-Policy": content_security_policy(origins),
@@ -61,10 +69,10 @@ async def _page(req: Req, slug: str, page: str) -> web.Response:
     auth="public",
     query=PodQuery,
     response="text/html",
-    errors=(404, 422),
+    errors=(422,),
 )
 async def pod_page(req: Req[Any, PodQuery]) -> web.Response:
-    return await _page(req, req.query.account, "pod")
+    return await _page(req, req.query.account, req.query.embed, "pod")
 
 
 @routes.get(
@@ -73,10 +81,10 @@ async def pod_page(req: Req[Any, PodQuery]) -> web.Response:
     auth="public",
     query=AccountQuery,
     response="text/html",
-    errors=(404, 422),
+    errors=(422,),
 )
 async def library_page(req: Req[Any, AccountQuery]) -> web.Response:
-    return await _page(req, req.query.account, "library")
+    return await _page(req, req.query.account, req.query.embed, "library")
 
 
 @routes.get(
@@ -86,10 +94,10 @@ async def library_page(req: Req[Any, AccountQuery]) -> web.Response:
     auth="public",
     query=AccountQuery,
     response="text/html",
-    errors=(404, 422),
+    errors=(422,),
 )
 async def builder_page(req: Req[Any, AccountQuery]) -> web.Response:
-    return await _page(req, req.query.account, "builder")
+    return await _page(req, req.query.account, req.query.embed, "builder")
 
 
 @routes.get(
@@ -99,10 +107,10 @@ async def builder_page(req: Req[Any, AccountQuery]) -> web.Response:
     auth="public",
     query=AccountQuery,
     response="text/html",
-    errors=(404, 422),
+    errors=(422,),
 )
 async def admin_page(req: Req[Any, AccountQuery]) -> web.Response:
-    return await _page(req, req.query.account, "admin")
+    return await _page(req, req.query.account, req.query.embed, "admin")
 
 
 @routes.get(
@@ -163,4 +171,5 @@ async def pod_origins(req: Req) -> PodOrigins:
     errors=(401, 403, 404, 409, 429, 502, 503),
 )
 async def pod_session(req: Req[PodSessionIn, Any]) -> PodSessionOut:
-    return await req.app[POD_SIGN_IN].sign_in(req.body, req.request.remote or "unknown")
+    address = client_address(req.request, req.settings.trusted_proxies)
+    return await req.app[POD_SIGN_IN].sign_in(req.body, address)

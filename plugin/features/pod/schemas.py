@@ -10,14 +10,24 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 ACCOUNT_SLUG = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 
 
+EMBED = Field(
+    None,
+    max_length=300,
+    description="The origin of the PSA window that frames the page (carried by the pages "
+    "from one to the next; the first page takes it from the Referer)",
+)
+
+
 class PodQuery(BaseModel):
     id: str | None = Field(None, max_length=64, description="ConnectWise record id ([cw_id])")
     screen: str | None = Field(None, max_length=64, description="ConnectWise screen ([cw_screen])")
     account: str = Field("default", pattern=ACCOUNT_SLUG)
+    embed: str | None = EMBED
 
 
 class AccountQuery(BaseModel):
     account: str = Field("default", pattern=ACCOUNT_SLUG)
+    embed: str | None = EMBED
     # The pages' own parameters (read by their scripts): allowed, not used here.
     model_config = ConfigDict(extra="ignore")
 

@@ -18,7 +18,8 @@ from sqlalchemy import delete
 
 from plugin.features.accounts.auth import create_token
 from plugin.features.accounts.models import ApiToken
-from plugin.features.pod.member_cache import FailedAttempts, VerifiedMembers, member_key
+from plugin.features.pod.failures import SignInLimits, member_subject
+from plugin.features.pod.member_cache import VerifiedMembers, member_key
 from plugin.features.pod.schemas import PodMember, PodSessionIn, PodSessionOut
 from plugin.kernel.appkeys import InstanceKeys
 from plugin.kernel.db import Database, utcnow
@@ -49,8 +50,6 @@ log = structlog.get_logger("fixpilot.pod")
 POD_TOKEN_LIFETIME = timedelta(hours=8)
 # Expired pod tokens are deleted a while after they expire (so "expired" stays reportable).
 EXPIRED_TOKEN_RETENTION = timedelta(days=1)
-MEMBER_FAILURE_LIMIT = 5  # failed sign-ins per member per window
-ADDRESS_FAILURE_LIMIT = 20  # failed sign-ins per client address per window
 
 
 @dataclass
@@ -59,22 +58,19 @@ class PodSignIn:
     psa: PSAConnections
     instance: InstanceKeys  # its secret key is loaded at start-up
     verified: VerifiedMembers = field(default_factory=VerifiedMembers)
-    failures: FailedAttempts = field(default_factory=FailedAttempts)
+    limits: SignInLimits | None = None  # failure counts shared by every replica
+
+    def __post_init__(self) -> None:
+        if self.limits is None:
+            self.limits = SignInLimits(self.database)
 
     async def sign_in(self, body: PodSessionIn, address: str) -> PodSessionOut:
+        """Verify first where it is cheap (a member confirmed recently), then count: the
+        limits only decide whether ConnectWise is asked again, and only ConnectWise's
+        refusals are counted (`failures.py`)."""
+        assert self.limits is not None
         account, pod = await self._hosted_pod(body.account)
-        limits = {
-            f"member:{account.id}:{body.member_id.lower()}": MEMBER_FAILURE_LIMIT,
-            f"address:{address}": ADDRESS_FAILURE_LIMIT,
-        }
-        for key, limit in limits.items():
-            wait = self.failures.retry_after(key, limit)
-            if wait is not None:
-                raise TooManyRequests(
-                    "Too many failed sign-ins; wait a few minutes and reopen the ticket.",
-                    code="too_many_sign_in_failures",
-                    headers={"Retry-After": str(math.ceil(wait))},
-                )
+        member = member_subject(account.id, body.member_id)
         cache_key = member_key(
             self.instance.secret_key,
             str(account.id),
@@ -85,17 +81,18 @@ class PodSignIn:
         identity = self.verified.get(cache_key)
         verified_by = "cache"
         if identity is None:
+            refusal = await self.limits.check(member, address)
+            if refusal is not None:
+                log.info("pod_sign_in_throttled", account=account.slug, limit=refusal.reason)
+                raise _too_many(refusal.wait_seconds)
             try:
                 identity = await _verify(pod, account, body)
             except Unauthorized:
-                for key in limits:
-                    self.failures.record(key)
+                await self.limits.record(member, address)
                 raise
             self.verified.put(cache_key, identity)
             verified_by = identity.verified_by or "psa"
-        # The member's own slate is clean again; the address's is not (one good member must
-        # not unlock guessing at the others).
-        self.failures.clear(next(iter(limits)))
+            await self.limits.clear_member(member)
         may_admin = AccountPreferences.from_stored(account.preferences).is_admin_member(
             identity.member_id
         )
@@ -166,6 +163,14 @@ class PodSignIn:
             member=PodMember(id=identity.member_id, name=identity.name, email=identity.email),
             account=account.slug,
         )
+
+
+def _too_many(wait_seconds: float) -> TooManyRequests:
+    return TooManyRequests(
+        "Too many failed sign-ins; wait a few minutes and reopen the ticket.",
+        code="too_many_sign_in_failures",
+        headers={"Retry-After": str(math.ceil(wait_seconds))},
+    )
 
 
 async def _verify(pod: HostedPod, account: Account, body: PodSessionIn) -> MemberIdentity:

@@ -43,6 +43,21 @@ ACCESS_PROBES = (
 
 
 async def run_doctor(
+    provider: PSAProvider,
+    account: Account,
+    public_url: str | None,
+    fix: bool,
+    report: Report,
+    *,
+    secret_configured: bool | None = None,
+) -> Report:
+    await _check_psa(provider, account, public_url, fix, report)
+    if secret_configured is not None:
+        check_instance_secret(secret_configured, report)
+    return report
+
+
+async def _check_psa(
     provider: PSAProvider, account: Account, public_url: str | None, fix: bool, report: Report
 ) -> Report:
     setup = provider.setup
@@ -59,6 +74,21 @@ async def run_doctor(
         await _check_pod(setup, manifest()["pod"], public_url, report)
     await _check_statuses(provider, account, report)
     return report
+
+
+def check_instance_secret(configured: bool, report: Report) -> None:
+    """The private keys are sealed with the instance secret: one generated and kept in
+    the same database protects nothing against a copy of that database."""
+    what = "Instance secret (seals the PSA private keys)"
+    if configured:
+        report.ok(what)
+        return
+    report.warn(
+        what,
+        "it is the one generated on first start and stored in the database beside the keys "
+        "it seals; put a new one in a file, run `fixpilot secrets rotate --new-secret-file "
+        "FILE`, then start with FIXPILOT_SECRET_KEY_FILE=FILE (or FIXPILOT_SECRET_KEY)",
+    )
 
 
 async def _check_site(setup: PSASetup, report: Report) -> None:

@@ -12,8 +12,11 @@ class Line:
     ok: bool
     what: str
     why: str = ""
+    warning: bool = False  # ok, yet worth fixing (not a failure)
 
     def __str__(self) -> str:
+        if self.warning:
+            return f"WARN {self.what}: {self.why}"
         return f"ok   {self.what}" if self.ok else f"FAIL {self.what}: {self.why}"
 
 
@@ -28,6 +31,9 @@ class Report:
 
     def ok(self, what: str) -> None:
         self._add(Line(True, what))
+
+    def warn(self, what: str, why: str) -> None:
+        self._add(Line(True, what, why, warning=True))
 
     def fail(self, what: str, why: str) -> None:
         self._add(Line(False, what, why))

@@ -87,8 +87,18 @@ async def boards(req: Req) -> BoardList:
 async def doctor(req: Req) -> DoctorReport:
     account = await _connected_account(req)
     report = Report()
-    await run_doctor(req.psa.for_account(account), account, req.settings.public_url, False, report)
+    await run_doctor(
+        req.psa.for_account(account),
+        account,
+        req.settings.public_url,
+        False,
+        report,
+        secret_configured=req.settings.instance_secret_configured,
+    )
     return DoctorReport(
-        lines=[DoctorLine(ok=line.ok, what=line.what, why=line.why) for line in report.lines],
+        lines=[
+            DoctorLine(ok=line.ok, what=line.what, why=line.why, warning=line.warning)
+            for line in report.lines
+        ],
         failures=report.failures,
     )

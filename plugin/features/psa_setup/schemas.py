@@ -32,6 +32,7 @@ class DoctorLine(BaseModel):
     ok: bool
     what: str
     why: str = ""
+    warning: bool = False
 
 
 class DoctorReport(BaseModel):

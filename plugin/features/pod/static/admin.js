@@ -145,7 +145,7 @@ async function runDoctor(button) {
   await act(button, async () => {
     const report = await api("GET", "api/v1/admin/doctor");
     clear($("doctor")).append(...report.lines.map((line) =>
-      el("li", { class: `doctor-line ${line.ok ? "ok" : "fail"}` }, el("strong", { text: line.ok ? "ok " : "FAIL " }), line.what, line.why ? `: ${line.why}` : "")));
+      el("li", { class: `doctor-line ${line.warning ? "warn" : line.ok ? "ok" : "fail"}` }, el("strong", { text: line.warning ? "WARN " : line.ok ? "ok " : "FAIL " }), line.what, line.why ? `: ${line.why}` : "")));
   }, { busyText: "Checking ConnectWise…" });
 }
 

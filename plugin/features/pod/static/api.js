@@ -24,6 +24,8 @@ export function apiUrl(path) {
 export function pageUrl(path, query) {
   const url = new URL(apiUrl(path));
   if (config.account !== "default") url.searchParams.set("account", config.account);
+  // Within the PSA's frame, the next page is told who frames it (our pages send no Referer).
+  if (window.parent !== window && config.origins.size === 1) url.searchParams.set("embed", Array.from(config.origins)[0]);
   for (const [key, value] of Object.entries(query || {})) {
     if (value !== null && value !== undefined) url.searchParams.set(key, String(value));
   }

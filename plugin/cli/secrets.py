@@ -1,0 +1,60 @@
+"""`fixpilot secrets rotate`: seal everything again under a new instance secret."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from plugin.cli import CommandError
+from plugin.cli.common import run_async
+from plugin.features.accounts.rotation import Rotated, rotate_instance_secret
+from plugin.features.accounts.service import configured_secret, stored_secret
+from plugin.kernel.db import Database
+from plugin.kernel.settings import Settings
+
+NEW_SECRET_ENV = "FIXPILOT_NEW_SECRET_KEY"
+
+
+def _new_secret(args: argparse.Namespace) -> str:
+    if args.new_secret_file is not None:
+        try:
+            return Path(args.new_secret_file).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise CommandError(
+                f"cannot read --new-secret-file {args.new_secret_file}: {exc.strerror or exc}", 2
+            ) from None
+    value = os.environ.get(NEW_SECRET_ENV, "").strip()
+    if not value:
+        raise CommandError(f"give the new secret with --new-secret-file or {NEW_SECRET_ENV}", 2)
+    return value
+
+
+def rotate(settings: Settings, args: argparse.Namespace) -> int:
+    new_secret = _new_secret(args)
+
+    async def go(database: Database) -> Rotated:
+        # The secret the service uses now, and the generated one (a configured secret may
+        # have replaced it while some values were still sealed with it).
+        old = [s for s in (configured_secret(settings), await stored_secret(database)) if s]
+        if not old:
+            raise CommandError("there is no instance secret yet: nothing is sealed")
+        try:
+            return await rotate_instance_secret(database, old, new_secret)
+        except ValueError as exc:
+            raise CommandError(str(exc), 2) from None
+
+    done = run_async(settings, go)
+    print(
+        f"sealed again under the new secret: {done.private_keys} PSA private key(s), "
+        f"{done.session_secrets} remembered session secret(s)"
+    )
+    if done.unreadable:
+        print(f"{done.unreadable} value(s) no old secret opens were left as they were")
+    where = (
+        f"FIXPILOT_SECRET_KEY_FILE={args.new_secret_file}"
+        if args.new_secret_file
+        else "FIXPILOT_SECRET_KEY"
+    )
+    print(f"now restart every replica and worker with {where}: the old secret opens nothing")
+    return 0
