@@ -84,7 +84,9 @@ def route_tables() -> list[RouteTable]:
     ]
 
 
-def create_app(settings: Settings) -> web.Application:
+def create_app(settings: Settings, *, workers: bool = True) -> web.Application:
+    """The service. `workers=False` (`serve --no-worker`) leaves the background work to
+    `fixpilot worker` processes: the production layout, serve ×N and worker ×M."""
     metrics = Metrics()
     app = web.Application(middlewares=make_middlewares(metrics), client_max_size=2 * 1024**2)
     database = Database(settings.database_url)
@@ -111,17 +113,43 @@ def create_app(settings: Settings) -> web.Application:
     app[operation_routes.OPENAPI] = build_openapi(specs, title="Fixpilot", version=_version())
 
     app.on_response_prepare.append(security_headers)
-    poll = settings.worker_poll_seconds
     app.cleanup_ctx.extend(
         [
             _on_start_and_stop(_load_instance(app), database.dispose),
+            _on_start_and_stop(None, intake.aclose),  # waiting stores land before dispose
             _on_start_and_stop(None, lambda: app[LLM].aclose()),
-            _on_start_and_stop(None, psa.aclose),  # after the workers below have stopped
-            callback_worker(database, psa, metrics, intake, poll, instance.box),
-            writeback_worker(database, psa, metrics, poll),
         ]
     )
+    if workers:
+        app.cleanup_ctx.extend(_workers(app, intake))
+    else:
+        app.cleanup_ctx.append(_on_start_and_stop(None, psa.aclose))
     return app
+
+
+def create_worker_app(settings: Settings) -> web.Application:
+    """`fixpilot worker`: the background workers with no HTTP server, run by an AppRunner
+    without a site so start-up and shutdown are the service's own."""
+    app = web.Application()
+    database = Database(settings.database_url)
+    app[SETTINGS] = settings
+    app[DATABASE] = database
+    app[METRICS] = Metrics()
+    app[PSA] = PSAConnections(settings)
+    app[INSTANCE] = InstanceKeys()
+    app.cleanup_ctx.append(_on_start_and_stop(_load_instance(app), database.dispose))
+    app.cleanup_ctx.extend(_workers(app, None))
+    return app
+
+
+def _workers(app: web.Application, intake: CallbackIntake | None) -> list[Callable]:
+    database, psa, metrics = app[DATABASE], app[PSA], app[METRICS]
+    poll = app[SETTINGS].worker_poll_seconds
+    return [
+        _on_start_and_stop(None, psa.aclose),  # after the workers below have stopped
+        callback_worker(database, psa, metrics, poll, app[INSTANCE].box, intake),
+        writeback_worker(database, psa, metrics, poll),
+    ]
 
 
 def _adapt(spec: RouteSpec):

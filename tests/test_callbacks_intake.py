@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import uuid
 
 import pytest
 from aiohttp import web
 from sqlalchemy.exc import OperationalError
 
-from plugin.features.callbacks.keys import KeyFetchThrottled, SigningKeyCache
+from plugin.features.callbacks.keys import SigningKeyCache
 from plugin.features.callbacks.models import PSACallbackEvent
 from providers.psa.connectwise import compute_signature, verify_signature
 from tests.callback_helpers import (
@@ -297,31 +299,109 @@ async def test_key_cache_shares_one_fetch_between_concurrent_misses():
     assert asked == ["u"]
 
 
-async def test_key_cache_refetches_once_per_cooldown_and_caps_fetches():
+async def test_key_cache_refetches_once_per_interval_and_per_url_only():
     clock = FakeClock()
-    cache = SigningKeyCache(refetch_cooldown=10, max_fetches_per_minute=3, clock=clock)
+    cache = SigningKeyCache(refetch_interval=10, clock=clock)
     keys = {"u": "k1"}
     fetch, asked = key_server(keys)
     raw = b"{}"
-    assert await cache.verify(1, "u", raw, compute_signature(raw, "k1"), fetch, verify_signature)
+
+    def signed(key: str) -> str:
+        return compute_signature(raw, key)
+
+    assert await cache.verify(1, "u", raw, signed("k1"), fetch, verify_signature)
+    assert await cache.verify(1, "u", raw, signed("k1"), fetch, verify_signature)
+    assert asked == ["u"]  # a verified key is reused
 
     keys["u"] = "k2"  # rotated
-    assert await cache.verify(1, "u", raw, compute_signature(raw, "k2"), fetch, verify_signature)
-    assert not await cache.verify(
-        1, "u", raw, "forged", fetch, verify_signature
-    )  # within the cool-down
+    assert await cache.verify(1, "u", raw, signed("k2"), fetch, verify_signature)
+    forged = signed("forged")
+    for _ in range(50):  # within the interval: no more fetches of u
+        assert not await cache.verify(1, "u", raw, forged, fetch, verify_signature)
     assert len(asked) == 2
     clock.now += 11
-    assert not await cache.verify(
-        1, "u", raw, "forged", fetch, verify_signature
-    )  # one more try after it
-    assert len(asked) == 3
+    assert not await cache.verify(1, "u", raw, forged, fetch, verify_signature)
+    assert len(asked) == 3  # one more try after the interval
 
-    keys.update(v="k2")
-    with pytest.raises(KeyFetchThrottled):  # a fourth fetch in the same minute
-        await cache.verify(1, "v", raw, compute_signature(raw, "k2"), fetch, verify_signature)
-    assert await cache.verify(
-        2, "v", raw, compute_signature(raw, "k2"), fetch, verify_signature
-    )  # per account
-    clock.now += 60
-    assert await cache.verify(1, "v", raw, compute_signature(raw, "k2"), fetch, verify_signature)
+    # u's fetches spend nothing of any other URL's: v is fetched at once.
+    keys.update(v="k3")
+    assert await cache.verify(1, "v", raw, signed("k3"), fetch, verify_signature)
+    assert len(asked) == 4
+
+
+async def test_key_cache_does_not_ask_again_for_a_missing_key_within_the_interval():
+    clock = FakeClock()
+    cache = SigningKeyCache(refetch_interval=10, clock=clock)
+    fetch, asked = key_server({})  # every URL: KeyError, a permanent failure
+    raw = b"{}"
+    with pytest.raises(KeyError):
+        await cache.verify(1, "gone", raw, compute_signature(raw, "x"), fetch, verify_signature)
+    assert not await cache.verify(
+        1, "gone", raw, compute_signature(raw, "x"), fetch, verify_signature
+    )
+    assert asked == ["gone"]
+
+
+# --- D1: forged traffic must not starve genuine callbacks -------------------------------------
+
+
+def forged_body(site_url: str, key_id: int | None) -> bytes:
+    """A body naming the genuine callbacks' key URL (None) or a made-up one on the host."""
+    body = json.loads(fixture_body("ticket__updated", site_url))
+    body["MessageId"] = str(uuid.uuid4())
+    if key_id is not None:
+        body["Metadata"]["key_url"] = (
+            f"{site_url}/v4_6_release/apis/3.0/system/callbacks/signingkey?keyId={key_id}"
+        )
+    return json.dumps(body).encode()
+
+
+@pytest.mark.parametrize("key_urls", ["same", "varied"])
+async def test_d1_forged_bodies_cannot_starve_genuine_callbacks(cw_client, cw_sim, key_urls):
+    for i in range(100):
+        raw = forged_body(cw_sim.site_url, None if key_urls == "same" else 1000 + i)
+        # A well-formed signature (base64 of 32 bytes) made with a key the forger made up.
+        assert (await deliver(cw_client, raw, "forger-key")).status == 401
+
+    genuine = fixture_body("ticket__updated", cw_sim.site_url)
+    resp = await deliver(cw_client, genuine, cw_sim.signing_key)
+
+    assert resp.status == 202
+    # Each key URL was asked at most once: the real one (cached after the first forged body
+    # named it, or fetched for the genuine one), and each made-up one once.
+    assert key_fetches(cw_sim) <= (2 if key_urls == "same" else 101)
+    assert len(await events(services_of(cw_client).db)) == 1
+
+
+@pytest.mark.parametrize(
+    "signature", ["junk", "x" * 44, "A" * 43 + "=" + "A", compute_signature(b"", "k") + "AAAA"]
+)
+async def test_d1_signature_of_the_wrong_shape_costs_no_key_fetch(cw_client, cw_sim, signature):
+    raw = fixture_body("ticket__updated", cw_sim.site_url)
+
+    resp = await cw_client.post(
+        WEBHOOK,
+        data=raw,
+        headers={"Content-Type": "application/json", "x-content-signature": signature},
+    )
+
+    assert resp.status == 401
+    assert await resp.json() == UNAUTHORIZED
+    assert key_fetches(cw_sim) == 0
+
+
+# --- D7: junk in the account slug -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("slug", ["de%00fault", "%00", "a%01b", "x" * 65, "tab%09here"])
+async def test_d7_junk_account_slug_is_404_json_without_traceback(cw_client, cw_sim, slug, caplog):
+    raw = fixture_body("ticket__updated", cw_sim.site_url)
+    caplog.set_level(logging.DEBUG)
+
+    resp = await deliver(cw_client, raw, cw_sim.signing_key, path=f"/webhooks/connectwise/{slug}")
+
+    assert resp.status == 404
+    assert (await resp.json())["error"]["code"] == "not_found"
+    assert "Traceback" not in caplog.text
+    assert not [r for r in caplog.records if r.exc_info]
+    assert key_fetches(cw_sim) == 0

@@ -1,5 +1,5 @@
 """The `fixpilot` command line. The parser is declared here; each command's code lives in
-its own module (serve, demo, tokens, accounts, templates, connectwise) and is imported only
+its own module (serve, worker, demo, tokens, accounts, templates, connectwise) and is imported only
 when that command runs, so `fixpilot --help` and a bad setting answer at once."""
 
 from __future__ import annotations
@@ -70,7 +70,17 @@ def _service(sub) -> None:
     p.add_argument("--no-migrate", action="store_true", help="don't upgrade the database first")
     p.add_argument("--host")
     p.add_argument("--port", type=int)
+    p.add_argument(
+        "--no-worker",
+        action="store_true",
+        help="leave background work to `fixpilot worker` processes (production layout)",
+    )
     p.set_defaults(run=command("serve", "serve"))
+    p = sub.add_parser(
+        "worker", help="run the callback and writeback workers without the HTTP server"
+    )
+    p.add_argument("--no-migrate", action="store_true", help="don't upgrade the database first")
+    p.set_defaults(run=command("worker", "worker"))
     p = sub.add_parser("migrate", help="upgrade the database to the latest schema")
     p.set_defaults(run=command("serve", "migrate"))
     p = sub.add_parser(

@@ -27,7 +27,7 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     configure_logging(settings.log_format, settings.log_level)
     if not args.no_migrate:
         run_async(settings, migrated_only)
-    app = create_app(settings)
+    app = create_app(settings, workers=not getattr(args, "no_worker", False))
     base = settings.public_url or f"http://{settings.host}:{settings.port}"
     print(f"Fixpilot is listening on http://{settings.host}:{settings.port} ({base})", flush=True)
     # run_app stops accepting on SIGTERM/SIGINT, lets in-flight requests finish for up to

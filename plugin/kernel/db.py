@@ -156,7 +156,10 @@ def _configure_sqlite(sync_engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        # FULL, not NORMAL: in WAL mode NORMAL skips the flush at commit, so an OS crash or
+        # power loss can undo the last commits, callbacks already answered 2xx among them.
+        # Intake group-commits (callbacks/writer.py), so the extra flush is paid per batch.
+        cursor.execute("PRAGMA synchronous=FULL")
         cursor.close()
 
     @event.listens_for(sync_engine, "begin")

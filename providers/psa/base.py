@@ -180,6 +180,9 @@ class CallbackSource(Protocol):
 
     async def get_signing_key(self, key_url: str) -> str: ...
 
+    def signature_well_formed(self, signature: str | None) -> bool:
+        """A cheap structural check of the signature header, before any key is fetched."""
+
     def verify_signature(self, raw: bytes, signature: str | None, signing_key: str) -> bool: ...
 
     def ticket_from_record(self, record: dict[str, Any]) -> Ticket: ...

@@ -5,11 +5,16 @@ so every answer here is chosen for what ConnectWise will do with it: 2xx once th
 safely stored (or is a duplicate, or of a type we don't handle), 429 when it can't be stored
 right now, 401 for anything unauthentic, 400 for a body that isn't a callback. Processing
 happens later, in the callback worker.
+
+The path of a genuine callback does only what deciding its answer needs: the account and
+its callback source from a short in-memory cache, an HMAC with a cached key, and a place in
+the intake writer's next group commit (writer.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -19,11 +24,11 @@ from aiohttp import web
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from plugin.features.callbacks.keys import KeyFetchThrottled, SigningKeyCache
-from plugin.features.callbacks.models import PSACallbackEvent
+from plugin.features.callbacks.keys import KeyUnavailable, SigningKeyCache
+from plugin.features.callbacks.writer import IntakeWriter
+from plugin.features.callbacks.writer import store_event as store_event  # re-exported
 from plugin.kernel.db import Database
 from plugin.kernel.psa import PSAConnections, has_psa
-from plugin.kernel.states import CallbackEventStatus
 from plugin.kernel.tenancy import Account, get_account_by_slug
 from providers.psa import (
     CallbackEnvelope,
@@ -41,6 +46,8 @@ HANDLED_ACTIONS = frozenset({"added", "updated", "deleted"})
 # Both well inside ConnectWise's 5 s: past them we answer 429 and let it retry.
 KEY_FETCH_SECONDS = 3.0
 STORE_SECONDS = 2.0
+ACCOUNT_TTL_SECONDS = 5.0
+MAX_KNOWN_ACCOUNTS = 1024
 _STORE_ERRORS = (DBAPIError, PoolTimeout, OSError)
 
 
@@ -82,16 +89,13 @@ def event_values(
     }
 
 
-async def store_event(database: Database, values: dict[str, Any]) -> int | None:
-    """Insert-or-ignore on (account, dedupe key): the new id, or None for a duplicate."""
-    stmt = (
-        database.insert(PSACallbackEvent)
-        .values(status=CallbackEventStatus.PENDING, attempts=0, **values)
-        .on_conflict_do_nothing(index_elements=["account_id", "dedupe_key"])
-        .returning(PSACallbackEvent.id)
-    )
-    async with database.write() as tx:
-        return (await tx.execute(stmt)).scalar_one_or_none()
+@dataclass(frozen=True)
+class _Known:
+    """An account as intake needs it: its row and its callback source (None: no PSA)."""
+
+    expires: float
+    account: Account | None
+    source: CallbackSource | None
 
 
 @dataclass
@@ -99,53 +103,81 @@ class CallbackIntake:
     database: Database
     psa: PSAConnections
     keys: SigningKeyCache = field(default_factory=SigningKeyCache)
+    writer: IntakeWriter | None = None
     # Set when an event is stored, so this process's worker picks it up at once.
     wake: asyncio.Event = field(default_factory=asyncio.Event)
-    # Stores that outlived their request (answered 429); awaited before shutdown.
-    late_stores: set[asyncio.Task] = field(default_factory=set)
+    # Account lookups are cached this long: a disconnected or deleted account stops
+    # being served within these seconds, on every replica.
+    account_ttl: float = ACCOUNT_TTL_SECONDS
+    _known: dict[str, _Known] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.writer is None:
+            self.writer = IntakeWriter(self.database)
+
+    @property
+    def idle(self) -> asyncio.Event:
+        """Set while no request waits on the intake writer (a worker sharing the process
+        waits for it)."""
+        return self.writer.idle
 
     async def receive(
         self, account_slug: str, raw: bytes, headers: Mapping[str, str]
     ) -> IntakeResult:
+        if not _plausible_slug(account_slug):
+            # No account can have this slug (defect D7: a NUL reached the database).
+            return IntakeResult(404, "not_found", message="No such ConnectWise account.")
         try:
-            account = await self._account(account_slug)
+            known = await self._account(account_slug)
         except _STORE_ERRORS:
             log.warning("callback_account_lookup_failed", account=account_slug, exc_info=True)
             return IntakeResult(429, "retry_later")
-        source = self.psa.for_account(account).callbacks if account is not None else None
-        if account is None or source is None:
+        if known.account is None or known.source is None:
             return IntakeResult(
                 404, "not_found", message=f"No ConnectWise account {account_slug!r}."
             )
+        account, source = known.account, known.source
         signature = headers.get(source.signature_header)
         verified = await self._verified_envelope(account, source, raw, signature)
         if isinstance(verified, IntakeResult):
             return verified
         return await self._store(account, source, verified, raw)
 
-    async def _account(self, slug: str) -> Account | None:
+    async def _account(self, slug: str) -> _Known:
+        now = time.monotonic()
+        known = self._known.get(slug)
+        if known is not None and known.expires > now:
+            return known
         async with self.database.read() as db:
             account = await get_account_by_slug(db, slug)
-        return account if account is not None and has_psa(account) else None
+        source = None
+        if account is not None and has_psa(account):
+            source = self.psa.for_account(account).callbacks
+        if len(self._known) >= MAX_KNOWN_ACCOUNTS:
+            self._known = {k: v for k, v in self._known.items() if v.expires > now}
+            if len(self._known) >= MAX_KNOWN_ACCOUNTS:
+                self._known.clear()  # a flood of made-up slugs: start over, stay bounded
+        known = _Known(now + self.account_ttl, account, source)
+        self._known[slug] = known
+        return known
 
     async def _verified_envelope(
         self, account: Account, source: CallbackSource, raw: bytes, signature: str | None
     ) -> CallbackEnvelope | IntakeResult:
         """The parsed callback if its PSA signed it, else the answer to give."""
-        log_ = log.bind(account=account.slug)
-        if not signature:
-            log_.warning("callback_rejected", reason="no signature header")
+        if not signature or not source.signature_well_formed(signature):
+            log.warning("callback_rejected", account=account.slug, reason="no usable signature")
             return IntakeResult(401, "unauthorized")
         try:
             envelope = source.parse(raw)
         except CallbackParseError as exc:
-            log_.warning("callback_malformed", reason=exc.message)
+            log.warning("callback_malformed", account=account.slug, reason=exc.message)
             return IntakeResult(
                 400, "malformed", message=f"Not a ConnectWise callback: {exc.message}."
             )
         if not source.key_url_allowed(envelope.key_url):
             # Never fetched: a forged body could point at a key its author controls.
-            log_.warning("callback_rejected", reason="key_url is not on the account's host")
+            log.warning("callback_rejected", account=account.slug, reason="key_url not on the host")
             return IntakeResult(401, "unauthorized")
         try:
             async with asyncio.timeout(KEY_FETCH_SECONDS):
@@ -157,67 +189,51 @@ class CallbackIntake:
                     source.get_signing_key,
                     source.verify_signature,
                 )
-        except (PSAUnavailable, PSARateLimited, KeyFetchThrottled, TimeoutError):
-            log_.warning("callback_key_unavailable")
+        except (PSAUnavailable, PSARateLimited, KeyUnavailable, TimeoutError):
+            log.warning("callback_key_unavailable", account=account.slug)
             return IntakeResult(429, "retry_later")
         except PSAError as exc:
-            log_.warning("callback_rejected", reason=f"signing key not fetched: {exc.message}")
+            log.warning(
+                "callback_rejected",
+                account=account.slug,
+                reason=f"signing key not fetched: {exc.message}",
+            )
             return IntakeResult(401, "unauthorized")
         if not authentic:
-            log_.warning("callback_rejected", reason="signature does not match")
+            log.warning("callback_rejected", account=account.slug, reason="signature mismatch")
             return IntakeResult(401, "unauthorized")
         return envelope
 
     async def _store(
         self, account: Account, source: CallbackSource, envelope: CallbackEnvelope, raw: bytes
     ) -> IntakeResult:
-        log_ = log.bind(
-            account=account.slug,
-            type=envelope.type,
-            action=envelope.action,
-            record_id=envelope.record_id,
-        )
         reason = unhandled_reason(envelope)
         if reason is not None:
-            log_.info("callback_ignored", reason=reason)
+            log.info("callback_ignored", account=account.slug, reason=reason)
             return IntakeResult(200, "ignored")
         values = event_values(account.id, envelope, raw, source)
-        try:
-            event_id = await self._store_within_deadline(values)
-        except (*_STORE_ERRORS, TimeoutError):
-            log_.warning("callback_not_stored", exc_info=True)
+        answer = self.writer.submit(values)
+        # Past the deadline the store still lands (or fails) in its batch: if it lands,
+        # ConnectWise's retry of our 429 is a harmless duplicate.
+        done, _ = await asyncio.wait({answer}, timeout=STORE_SECONDS)
+        if not done:
+            log.warning("callback_not_stored", account=account.slug, reason="store too slow")
             return IntakeResult(429, "retry_later")
+        if answer.exception() is not None:
+            return IntakeResult(429, "retry_later")  # logged once for the whole batch
+        event_id = answer.result()
         if event_id is None:
-            log_.info("callback_duplicate", dedupe_key=values["dedupe_key"])
             return IntakeResult(200, "duplicate")
-        log_.info("callback_stored", event_id=event_id)
         self.wake.set()
         return IntakeResult(202, "accepted", event_id=event_id)
 
-    async def _store_within_deadline(self, values: dict[str, Any]) -> int | None:
-        """Store, or raise TimeoutError after STORE_SECONDS.
+    async def aclose(self) -> None:
+        """At shutdown: let waiting stores land before the database closes."""
+        await self.writer.aclose()
 
-        A store that is slow (SQLite waiting on its busy timeout, a saturated pool) keeps
-        running after we answer 429: if it lands, ConnectWise's retry is a harmless
-        duplicate."""
-        task = asyncio.create_task(store_event(self.database, values))
-        done, _ = await asyncio.wait({task}, timeout=STORE_SECONDS)
-        if task in done:
-            return task.result()
-        self.late_stores.add(task)
-        task.add_done_callback(self._forget_store)
-        raise TimeoutError("storing the callback took too long")
 
-    def _forget_store(self, task: asyncio.Task) -> None:
-        self.late_stores.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.warning("callback_late_store_failed", error=type(task.exception()).__name__)
-
-    async def finish_late_stores(self) -> None:
-        """At shutdown: let stores that outlived their request land before the database
-        closes."""
-        if self.late_stores:
-            await asyncio.gather(*self.late_stores, return_exceptions=True)
+def _plausible_slug(slug: str) -> bool:
+    return 0 < len(slug) <= 64 and slug.isprintable()
 
 
 CALLBACK_INTAKE = web.AppKey("callback_intake", CallbackIntake)

@@ -1,50 +1,56 @@
-"""Callback signing keys, cached by (account, key URL).
+"""Callback signing keys, cached by (account, key URL), with fetches limited per key URL.
 
-A cached key that does not match a signature may have been rotated, so it is fetched again
-once; a cool-down stops a stream of forged signatures from turning into a stream of key
-requests to ConnectWise, and a cap on fetches per account and minute does the same for
-forged bodies that each name a new key URL (they would spend the account's API rate limit).
-Concurrent misses on one URL share one fetch.
+A verified key is reused for as long as signatures keep matching. A signature that does not
+match a cached key may mean the key was rotated, so that URL is fetched again, but at most
+once per `refetch_interval`; a URL whose key could not be fetched (no such key) is not asked
+again within the interval either. Every limit is per key URL, never per account: forged
+bodies, whatever URLs they name, can only spend their own URLs' fetches, so they can never
+make a genuine callback wait for a budget they used up (defect D1). Intake only gets here
+after a cheap structural check of the signature (`CallbackSource.signature_well_formed`), so
+junk headers cost no fetch at all. Concurrent misses on one URL share one fetch.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from providers.psa import PSARateLimited, PSAUnavailable
+
 KeyFetcher = Callable[[str], Awaitable[str]]
 SignatureCheck = Callable[[bytes, str | None, str], bool]  # (raw, signature, key) → valid
+CacheKey = tuple[int, str]  # (account id, key URL)
 
 
-class KeyFetchThrottled(Exception):
-    """Too many key fetches for this account in the last minute: try again later."""
+class KeyUnavailable(Exception):
+    """The key fetch this request waited for failed for a passing reason: retry later."""
 
 
 @dataclass
-class _CachedKey:
-    key: str
-    refetched_at: float | None = None  # when a mismatch last made us fetch it again
+class _UrlState:
+    key: str | None = None  # the last key fetched from this URL
+    refetched_at: float | None = None  # when a signature miss last made us ask again
+    failed_at: float | None = None  # when the last ask answered there is no key there
+    version: int = 0  # asks completed, so a request that waited sees another's answer
 
 
 class SigningKeyCache:
     def __init__(
         self,
         *,
-        max_entries: int = 256,
-        refetch_cooldown: float = 10.0,
-        max_fetches_per_minute: int = 30,
+        max_entries: int = 1024,
+        refetch_interval: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._entries: OrderedDict[tuple[int, str], _CachedKey] = OrderedDict()
-        self._locks: dict[tuple[int, str], asyncio.Lock] = {}
+        self._entries: OrderedDict[CacheKey, _UrlState] = OrderedDict()
+        self._locks: dict[CacheKey, asyncio.Lock] = {}
         self._max_entries = max_entries
-        self._refetch_cooldown = refetch_cooldown
-        self._max_fetches = max_fetches_per_minute
-        self._fetched: dict[int, deque[float]] = {}
+        self._interval = refetch_interval
         self._clock = clock
+        self.fetches = 0  # how many keys were asked of the PSA (for tests and metrics)
 
     async def verify(
         self,
@@ -55,47 +61,60 @@ class SigningKeyCache:
         fetch: KeyFetcher,
         verify_signature: SignatureCheck,
     ) -> bool:
-        """True when `signature` signs `raw` with the key at `key_url`. Fetch errors propagate;
-        KeyFetchThrottled when a fetch is needed and the account used up its fetches.
+        """True when `signature` signs `raw` with the key at `key_url`. Transient fetch errors
+        propagate (the caller answers 429); a fetch that failed otherwise propagates once and
+        then answers False until the interval has passed.
 
         `key_url` must already be known to be on the account's own PSA hosts."""
         cache_key = (account_id, key_url)
-        cached = self._entries.get(cache_key)
-        if cached is not None:
+        seen = self._entries.get(cache_key)
+        seen_version = seen.version if seen is not None else 0
+        if seen is not None:
             self._entries.move_to_end(cache_key)
-            if verify_signature(raw, signature, cached.key):
+            if seen.key is not None and verify_signature(raw, signature, seen.key):
                 return True
-        async with self._locks.setdefault(cache_key, asyncio.Lock()):
-            current = self._entries.get(cache_key)
-            if current is not None and current is not cached:
-                # Another request fetched while we waited: use its key, don't fetch again.
-                return verify_signature(raw, signature, current.key)
-            if current is not None and not self._may_refetch(current):
+            if not self._may_fetch(seen):
                 return False
-            self._count_fetch(account_id)
-            key = await fetch(key_url)
-            refetched_at = self._clock() if current is not None else None
-            self._store(cache_key, _CachedKey(key, refetched_at))
+        async with self._locks.setdefault(cache_key, asyncio.Lock()):
+            state = self._entries.get(cache_key)
+            if state is not None and state.version != seen_version:
+                # Another request asked while we waited: use its answer.
+                if state.key is None and state.failed_at is None:
+                    raise KeyUnavailable()
+                return state.key is not None and verify_signature(raw, signature, state.key)
+            if state is not None and not self._may_fetch(state):
+                return False
+            state = state or self._store(cache_key, _UrlState())
+            had_key = state.key is not None
+            try:
+                self.fetches += 1
+                key = await fetch(key_url)
+            except Exception as exc:
+                state.version += 1
+                if not _transient(exc):
+                    state.failed_at = self._clock()
+                    if had_key:
+                        state.refetched_at = state.failed_at
+                raise
+            state.version += 1
+            state.key, state.failed_at = key, None
+            if had_key:
+                state.refetched_at = self._clock()
         return verify_signature(raw, signature, key)
 
-    def _may_refetch(self, entry: _CachedKey) -> bool:
-        return (
-            entry.refetched_at is None
-            or self._clock() - entry.refetched_at >= self._refetch_cooldown
-        )
-
-    def _count_fetch(self, account_id: int) -> None:
-        recent = self._fetched.setdefault(account_id, deque())
+    def _may_fetch(self, state: _UrlState) -> bool:
         now = self._clock()
-        while recent and now - recent[0] >= 60:
-            recent.popleft()
-        if len(recent) >= self._max_fetches:
-            raise KeyFetchThrottled()
-        recent.append(now)
+        if state.key is None:
+            return state.failed_at is None or now - state.failed_at >= self._interval
+        return state.refetched_at is None or now - state.refetched_at >= self._interval
 
-    def _store(self, cache_key: tuple[int, str], entry: _CachedKey) -> None:
-        self._entries[cache_key] = entry
-        self._entries.move_to_end(cache_key)
+    def _store(self, cache_key: CacheKey, state: _UrlState) -> _UrlState:
+        self._entries[cache_key] = state
         while len(self._entries) > self._max_entries:
             evicted, _ = self._entries.popitem(last=False)
             self._locks.pop(evicted, None)
+        return state
+
+
+def _transient(exc: BaseException) -> bool:
+    return isinstance(exc, PSAUnavailable | PSARateLimited | TimeoutError | asyncio.TimeoutError)

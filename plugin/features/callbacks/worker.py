@@ -6,6 +6,7 @@ failure is retried with exponential backoff and dead-lettered after MAX_ATTEMPTS
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -28,6 +29,8 @@ from providers.psa import PSAError
 log = structlog.get_logger("fixpilot.callbacks.worker")
 
 BATCH = 20
+BUSY_BATCH = 2  # while intake is busy in the same process
+YIELD_SECONDS = 0.25
 LEASE = timedelta(seconds=60)
 MAX_ATTEMPTS = 5
 _WORKER = "callbacks"
@@ -54,15 +57,30 @@ async def run_batch(
     *,
     now: datetime | None = None,
     box: SecretBox | None = None,
+    intake_idle: asyncio.Event | None = None,
 ) -> int:
     """Claim due events and process them one by one; returns how many were claimed.
     `now` is the clock for claiming and backoff (tests move it forward); `box` is the
-    session secret memory's."""
+    session secret memory's. `intake_idle` is clear while callbacks wait to be stored in
+    this process: the worker then steps aside, since it shares the core and, on SQLite, the
+    write lock with intake, and a callback not answered within 5 s is lost to ConnectWise."""
+    limit = BATCH
+    if intake_idle is not None and not intake_idle.is_set():
+        await _step_aside(intake_idle)
+        limit = BUSY_BATCH
     now = now or utcnow()
-    claims = await claim_due(database, now=now)
+    claims = await claim_due(database, now=now, limit=limit)
     for claim in claims:
         await process_claimed(database, psa, metrics, claim, now=now, box=box)
+        if intake_idle is not None and not intake_idle.is_set():
+            await _step_aside(intake_idle)
     return len(claims)
+
+
+async def _step_aside(intake_idle: asyncio.Event) -> None:
+    """Wait while intake is busy, for at most YIELD_SECONDS so events still move."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(intake_idle.wait(), YIELD_SECONDS)
 
 
 async def process_claimed(
@@ -143,15 +161,17 @@ def callback_worker(
     database: Database,
     psa: PSAConnections,
     metrics: Metrics,
-    intake: CallbackIntake,
     poll: float,
     box: Callable[[], SecretBox],
+    intake: CallbackIntake | None = None,
 ):
-    """`box` gives the secret memory's box once the instance secret is loaded."""
+    """`box` gives the secret memory's box once the instance secret is loaded. `intake` is
+    the intake of the same process, when there is one (`serve`): its stores wake the worker
+    and its busy spells make the worker step aside. Alone (`fixpilot worker`) it polls."""
+    idle = intake.idle if intake is not None else None
     return background_worker(
         "callbacks",
-        lambda: run_batch(database, psa, metrics, box=box()),
+        lambda: run_batch(database, psa, metrics, box=box(), intake_idle=idle),
         poll_seconds=poll,
-        wake=intake.wake,
-        on_stop=intake.finish_late_stores,
+        wake=intake.wake if intake is not None else None,
     )

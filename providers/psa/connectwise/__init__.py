@@ -8,6 +8,7 @@ from providers.psa.connectwise.callbacks import (
     dedupe_key,
     key_url_allowed,
     parse_callback,
+    signature_well_formed,
     signing_key_digest,
     verify_signature,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "dedupe_key",
     "key_url_allowed",
     "parse_callback",
+    "signature_well_formed",
     "signing_key_digest",
     "ticket_from_cw",
     "verify_signature",

@@ -9,6 +9,7 @@ deciding whether its URL may be fetched at all is `key_url_allowed`.
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import json
@@ -74,6 +75,18 @@ def signing_key_digest(signing_key: str) -> bytes:
 def compute_signature(raw: bytes, signing_key: str) -> str:
     mac = hmac.new(signing_key_digest(signing_key), raw, hashlib.sha256)
     return base64.b64encode(mac.digest()).decode("ascii")
+
+
+def signature_well_formed(header_value: str | None) -> bool:
+    """Whether a header could be a ConnectWise signature at all: base64 of an HMAC-SHA256
+    (32 bytes). Checked before any key is fetched, so junk in the header costs nothing."""
+    value = (header_value or "").strip()
+    if len(value) != 44:  # base64 of 32 bytes, padded
+        return False
+    try:
+        return len(base64.b64decode(value, validate=True)) == 32
+    except (binascii.Error, ValueError):
+        return False
 
 
 def verify_signature(raw: bytes, header_value: str | None, signing_key: str) -> bool:

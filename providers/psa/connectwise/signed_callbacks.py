@@ -28,6 +28,9 @@ class ConnectWiseCallbacks:
     def key_url_allowed(self, key_url: str | None) -> bool:
         return callbacks.key_url_allowed(key_url, self._config.api_url)
 
+    def signature_well_formed(self, signature: str | None) -> bool:
+        return callbacks.signature_well_formed(signature)
+
     def verify_signature(self, raw: bytes, signature: str | None, signing_key: str) -> bool:
         return callbacks.verify_signature(raw, signature, signing_key)
 

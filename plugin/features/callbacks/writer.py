@@ -1,0 +1,152 @@
+"""Group commit for callback intake: one writer task stores the callbacks of every waiting
+request in one transaction, then answers them all.
+
+A durable commit costs a disk flush (SQLite `synchronous=FULL`, PostgreSQL's WAL flush); one
+flush per request caps intake at the disk's flush rate, one per batch does not. While a batch
+is being written the next one gathers, so batches grow with the load by themselves; a short
+linger lets a burst's first requests share a batch too. A failed batch fails every request
+in it (they answer 429 and ConnectWise retries), and since it was one transaction nothing of
+it is half-stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from plugin.features.callbacks.models import PSACallbackEvent
+from plugin.kernel.db import Database, utcnow
+from plugin.kernel.states import CallbackEventStatus
+
+log = structlog.get_logger("fixpilot.callbacks.writer")
+
+EventKey = tuple[int, str]  # (account id, dedupe key)
+
+
+async def store_batch(database: Database, rows: list[dict[str, Any]]) -> list[int | None]:
+    """Insert-or-ignore every row on (account, dedupe key) in one transaction: each row's new
+    id, or None for a duplicate (of a stored event or of an earlier row of the batch)."""
+    now = utcnow()
+    first: dict[EventKey, dict[str, Any]] = {}
+    for row in rows:
+        first.setdefault((row["account_id"], row["dedupe_key"]), row)
+    values = [
+        {
+            "status": CallbackEventStatus.PENDING,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "received_at": now,
+            **row,
+        }
+        for row in first.values()
+    ]
+    stmt = (
+        database.insert(PSACallbackEvent)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=["account_id", "dedupe_key"])
+        .returning(PSACallbackEvent.id, PSACallbackEvent.account_id, PSACallbackEvent.dedupe_key)
+    )
+    async with database.write() as tx:
+        stored = {(a, k): i for i, a, k in (await tx.execute(stmt)).all()}
+    return [
+        stored.get(key) if first[key] is row else None
+        for row in rows
+        for key in [(row["account_id"], row["dedupe_key"])]
+    ]
+
+
+async def store_event(database: Database, values: dict[str, Any]) -> int | None:
+    """One event on its own: the new id, or None for a duplicate."""
+    return (await store_batch(database, [values]))[0]
+
+
+@dataclass
+class _Waiting:
+    values: dict[str, Any]
+    answer: asyncio.Future
+
+
+@dataclass
+class IntakeWriter:
+    database: Database
+    max_batch: int = 256
+    linger: float = 0.001  # seconds a batch waits for company once its first request came
+    _waiting: list[_Waiting] = field(default_factory=list)
+    _arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    # Set while no request waits for its callback to be stored: a worker in the same
+    # process waits for it before taking the write lock and the core.
+    idle: asyncio.Event = field(default_factory=asyncio.Event)
+    _task: asyncio.Task | None = None
+
+    def __post_init__(self) -> None:
+        self.idle.set()
+
+    def submit(self, values: dict[str, Any]) -> asyncio.Future:
+        """A future of the stored event's id (None for a duplicate), or of the error."""
+        loop = asyncio.get_running_loop()
+        answer = loop.create_future()
+        self._waiting.append(_Waiting(values, answer))
+        self.idle.clear()
+        self._arrived.set()
+        if self._task is None or self._task.done():
+            self._task = loop.create_task(self._run(), name="callback-intake-writer")
+        return answer
+
+    async def _run(self) -> None:
+        while True:
+            await self._arrived.wait()
+            if len(self._waiting) < self.max_batch and self.linger:
+                await asyncio.sleep(self.linger)
+            self._arrived.clear()
+            batch = self._waiting[: self.max_batch]
+            del self._waiting[: self.max_batch]
+            if self._waiting:
+                self._arrived.set()
+            if batch:
+                await self._write(batch)
+            if not self._waiting:
+                self.idle.set()
+
+    async def _write(self, batch: list[_Waiting]) -> None:
+        try:
+            ids = await store_batch(self.database, [w.values for w in batch])
+        except Exception as exc:
+            log.warning("callback_batch_not_stored", size=len(batch), exc_info=True)
+            for waiting in batch:
+                _settle(waiting.answer, exc=exc)
+            return
+        except asyncio.CancelledError:
+            for waiting in batch:
+                _settle(waiting.answer, exc=ConnectionAbortedError("shutting down"))
+            raise
+        for waiting, event_id in zip(batch, ids, strict=True):
+            _settle(waiting.answer, result=event_id)
+
+    async def aclose(self) -> None:
+        """At shutdown: store what is waiting (requests answered 429 after their deadline
+        included: if they land, ConnectWise's retry is a harmless duplicate), then stop."""
+        if self._task is None:
+            return
+        idle = asyncio.ensure_future(self.idle.wait())
+        await asyncio.wait({idle, self._task}, return_when=asyncio.FIRST_COMPLETED)
+        idle.cancel()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+
+def _settle(answer: asyncio.Future, *, result: Any = None, exc: Exception | None = None) -> None:
+    if answer.done():
+        return
+    if exc is not None:
+        answer.set_exception(exc)
+        # A request that gave up waiting never reads it: don't log "never retrieved".
+        answer.add_done_callback(lambda f: f.exception())
+    else:
+        answer.set_result(result)

@@ -1,0 +1,129 @@
+"""Group-committed callback intake: many requests, one transaction, every one answered for
+what happened to its own callback."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from contextlib import asynccontextmanager
+
+from sqlalchemy import update
+from sqlalchemy.exc import OperationalError
+
+from plugin.features.callbacks import writer as writer_module
+from plugin.features.callbacks.intake import CALLBACK_INTAKE
+from plugin.kernel.tenancy import Account
+from tests.callback_helpers import deliver, events, services_of, ticket_body
+
+
+def distinct_bodies(cw_sim, n: int) -> list[bytes]:
+    template = cw_sim.tickets[5012]
+    bodies = []
+    for i in range(n):
+        ticket = copy.deepcopy(template)
+        ticket.update(id=800_000 + i)
+        bodies.append(ticket_body(cw_sim.site_url, ticket))
+    return bodies
+
+
+def batch_sizes(monkeypatch) -> list[int]:
+    """The size of every batch the writer stores, in order."""
+    sizes: list[int] = []
+    real = writer_module.store_batch
+
+    async def recording(database, rows):
+        sizes.append(len(rows))
+        return await real(database, rows)
+
+    monkeypatch.setattr(writer_module, "store_batch", recording)
+    return sizes
+
+
+async def test_200_concurrent_distinct_callbacks_are_all_stored_once(
+    cw_client, cw_sim, monkeypatch
+):
+    sizes = batch_sizes(monkeypatch)
+    bodies = distinct_bodies(cw_sim, 200)
+    await deliver(cw_client, bodies[0], cw_sim.signing_key)  # the key is fetched once first
+
+    answers = await asyncio.gather(
+        *(deliver(cw_client, raw, cw_sim.signing_key) for raw in bodies[1:])
+    )
+
+    assert [r.status for r in answers] == [202] * 199
+    ids = [(await r.json())["event_id"] for r in answers]
+    rows = await events(services_of(cw_client).db)
+    assert len(rows) == 200
+    assert sorted(e.record_id for e in rows) == list(range(800_000, 800_200))
+    assert set(ids) <= {e.id for e in rows} and len(set(ids)) == 199
+    assert max(sizes) > 1  # they were group-committed, not one transaction each
+
+
+async def test_duplicates_inside_one_batch_are_answered_duplicate(cw_client, cw_sim, monkeypatch):
+    sizes = batch_sizes(monkeypatch)
+    cw_client.app[CALLBACK_INTAKE].writer.linger = 0.2  # all five land in one batch
+    raw = distinct_bodies(cw_sim, 1)[0]
+    await deliver(cw_client, distinct_bodies(cw_sim, 2)[1], cw_sim.signing_key)  # warm the key
+    sizes.clear()
+
+    answers = await asyncio.gather(*(deliver(cw_client, raw, cw_sim.signing_key) for _ in range(5)))
+
+    assert sizes == [5]
+    statuses = sorted([(r.status, (await r.json())["status"]) for r in answers])
+    assert statuses == [(200, "duplicate")] * 4 + [(202, "accepted")]
+    assert len(await events(services_of(cw_client).db, record_id=800_000)) == 1
+
+
+async def test_a_failed_batch_answers_429_to_all_of_it_and_stores_none_of_it(
+    cw_client, cw_sim, monkeypatch
+):
+    sizes = batch_sizes(monkeypatch)
+    db = services_of(cw_client).db
+    cw_client.app[CALLBACK_INTAKE].writer.linger = 0.2
+    bodies = distinct_bodies(cw_sim, 9)
+    await deliver(cw_client, bodies[0], cw_sim.signing_key)  # warm the key
+    sizes.clear()
+    real_write = db.write
+    failed = []
+
+    @asynccontextmanager
+    async def fails_at_commit():
+        async with real_write() as tx:
+            yield tx  # the batch's INSERT runs...
+            if not failed and asyncio.current_task().get_name() == "callback-intake-writer":
+                failed.append(1)  # ...and its commit fails
+                raise OperationalError("COMMIT", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr(db, "write", fails_at_commit)
+
+    answers = await asyncio.gather(
+        *(deliver(cw_client, raw, cw_sim.signing_key) for raw in bodies[1:])
+    )
+
+    assert sizes == [8]
+    assert [r.status for r in answers] == [429] * 8
+    assert all(r.headers["Retry-After"] for r in answers)
+    assert [e.record_id for e in await events(db)] == [800_000]  # nothing of the batch
+    retried = await asyncio.gather(
+        *(deliver(cw_client, raw, cw_sim.signing_key) for raw in bodies[1:])
+    )
+    assert [r.status for r in retried] == [202] * 8
+    assert len(await events(db)) == 9
+
+
+async def test_a_disconnected_account_stops_taking_callbacks_within_the_cache_ttl(
+    cw_client, cw_sim
+):
+    intake = cw_client.app[CALLBACK_INTAKE]
+    intake.account_ttl = 0.2
+    first, second = distinct_bodies(cw_sim, 2)
+    assert (await deliver(cw_client, first, cw_sim.signing_key)).status == 202
+    async with services_of(cw_client).db.write() as tx:
+        await tx.execute(
+            update(Account).where(Account.slug == "default").values(psa_provider="local")
+        )
+
+    await asyncio.sleep(0.3)
+    resp = await deliver(cw_client, second, cw_sim.signing_key)
+
+    assert resp.status == 404
