@@ -9,6 +9,10 @@ fencing token. Whatever the runner writes afterwards is fenced by that token, so
 whose lease ran out and was taken over can change nothing more. A failure goes back to the
 waiting state with exponential backoff, or to the dead state after `max_attempts`.
 
+A runner may move its row through several running states while it holds it (a writeback
+records each PSA step in its state): `also_running` names them, and `resume` says which
+running state a claim of a waiting row starts in.
+
 The table needs the columns `id`, `attempts`, `next_attempt_at`, `lease_until` and
 `last_error`, plus a state column whose values the queue is told.
 """
@@ -57,20 +61,31 @@ class LeasedQueue:
     max_attempts: int | None = None  # None: retried for ever
     # Extra values written when a claim takes over a row whose runner's lease ran out.
     takeover_values: Mapping[str, Any] = field(default_factory=dict)
+    # Further states a runner holds its row in (under lease), besides `running`.
+    also_running: tuple[str, ...] = ()
+    # The running state a claim moves a waiting row to (a SQL expression); None: `running`.
+    resume: Callable[[], Any] | None = None
+    # Which due rows go first: by id (arrival) unless told; a queue whose rows come back
+    # often orders by next_attempt_at, or the lowest ids would take every turn.
+    order_by: Callable[[], tuple[Any, ...]] | None = None
+
+    @property
+    def running_states(self) -> tuple[str, ...]:
+        return (self.running, *self.also_running)
+
+    def held(self) -> ColumnElement[bool]:
+        return self.state.in_(self.running_states)
 
     def fence(self, claim: Claim) -> ColumnElement[bool]:
         """WHERE clause for any write of the claim's runner: nothing if it lost the row."""
-        return and_(
-            self.table.id == claim.id,
-            self.table.attempts == claim.attempts,
-            self.state == self.running,
-        )
+        return and_(self.table.id == claim.id, self.table.attempts == claim.attempts, self.held())
 
     async def claim_due(self, database: Database, *, now: datetime, limit: int) -> list[Claim]:
         table = self.table
-        expired = and_(self.state == self.running, table.lease_until < now)
+        expired = and_(self.held(), table.lease_until < now)
         due = or_(and_(self.state == self.ready, table.next_attempt_at <= now), expired)
         candidates = select(table.id).where(due)
+        order = (table.id,) if self.order_by is None else self.order_by()
         if self.max_attempts is not None:
             candidates = candidates.where(table.attempts < self.max_attempts)
         async with database.write() as tx:
@@ -90,7 +105,7 @@ class LeasedQueue:
             ids = (
                 (
                     await tx.execute(
-                        candidates.order_by(table.id).limit(limit).with_for_update(skip_locked=True)
+                        candidates.order_by(*order).limit(limit).with_for_update(skip_locked=True)
                     )
                 )
                 .scalars()
@@ -99,14 +114,14 @@ class LeasedQueue:
             if not ids:
                 return []
             values: dict[Any, Any] = {
-                getattr(table, name): case(
-                    (self.state == self.running, value), else_=getattr(table, name)
-                )
+                getattr(table, name): case((self.held(), value), else_=getattr(table, name))
                 for name, value in self.takeover_values.items()
             }
+            started = self.running if self.resume is None else self.resume()
             values.update(
                 {
-                    self.state: self.running,
+                    # A taken-over row stays in the running state its runner had reached.
+                    self.state: case((self.state == self.ready, started), else_=self.state),
                     table.lease_until: now + self.lease,
                     table.attempts: table.attempts + 1,
                 }

@@ -75,22 +75,36 @@ class WritebackKind(StrEnum):
     ESCALATION = "escalation"
 
 
-class WritebackStage(StrEnum):
-    """How far a writeback got, in order; each is saved before the next PSA call."""
+class WritebackState(StrEnum):
+    """Exactly where a writeback is: the one field that says so.
+
+    A runner moves it forward, saving each step before the next PSA call:
+
+        pending ──note posted──▶ note_posted ──status set──▶ status_requested ──▶ done
+
+    A runner holds a row in pending, note_posted or status_requested under a lease. A PSA
+    that is down or throttling puts it in waiting_retry (due at `next_attempt_at`, retried
+    for ever with a capped backoff); an answer the PSA will never accept puts it in failed
+    (until the engineer or an admin retries it); an admin can cancel anything not done.
+    """
 
     PENDING = "pending"
     NOTE_POSTED = "note_posted"
     STATUS_REQUESTED = "status_requested"
-    DONE = "done"
-
-
-class WritebackState(StrEnum):
-    """Where a writeback is in its queue."""
-
-    IN_PROGRESS = "in_progress"
-    QUEUED = "queued"
-    DONE = "done"
+    WAITING_RETRY = "waiting_retry"
     FAILED = "failed"
+    CANCELLED = "cancelled"
+    DONE = "done"
+
+
+# States in which a runner holds the writeback (under `lease_until`).
+WRITEBACK_RUNNING = (
+    WritebackState.PENDING,
+    WritebackState.NOTE_POSTED,
+    WritebackState.STATUS_REQUESTED,
+)
+# States that need nothing more: everything else is open.
+WRITEBACK_CLOSED = (WritebackState.DONE, WritebackState.CANCELLED)
 
 
 class CallbackEventStatus(StrEnum):

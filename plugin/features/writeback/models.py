@@ -16,7 +16,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from plugin.kernel.db import Base, NullableJSON, UTCDateTime, utcnow
-from plugin.kernel.states import WritebackKind, WritebackStage, WritebackState, values
+from plugin.kernel.states import WRITEBACK_RUNNING, WritebackKind, WritebackState, values
 
 
 class Writeback(Base):
@@ -25,7 +25,6 @@ class Writeback(Base):
     __tablename__ = "writebacks"
     __table_args__ = (
         CheckConstraint(f"kind IN {values(WritebackKind)!r}", name="kind"),
-        CheckConstraint(f"stage IN {values(WritebackStage)!r}", name="stage"),
         CheckConstraint(f"state IN {values(WritebackState)!r}", name="state"),
         Index("ix_writebacks_state_next_attempt_at", "state", "next_attempt_at"),
         Index("ix_writebacks_session_id", "session_id"),
@@ -37,8 +36,8 @@ class Writeback(Base):
     kind: Mapped[str] = mapped_column(String(16))
     ticket_id: Mapped[int | None] = mapped_column(BigInteger)
     markdown: Mapped[str] = mapped_column(Text)
-    stage: Mapped[str] = mapped_column(String(32), default=WritebackStage.PENDING)
-    state: Mapped[str] = mapped_column(String(16), default=WritebackState.IN_PROGRESS)
+    # Where it is (kernel.states.WritebackState); what it did is in the columns below.
+    state: Mapped[str] = mapped_column(String(16), default=WritebackState.PENDING)
     note_external_id: Mapped[str | None] = mapped_column(String(100))
     note_uncertain: Mapped[bool] = mapped_column(Boolean, default=False)
     target_status_id: Mapped[int | None] = mapped_column(BigInteger)
@@ -57,3 +56,15 @@ class Writeback(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def stage(self) -> str:
+        """How far it got, in the terms of the old `stage` column (read by clients that
+        still show it): derived from what was done, whatever the state."""
+        if self.state in WRITEBACK_RUNNING or self.state == WritebackState.DONE:
+            return self.state
+        if self.target_status_id is not None:
+            return WritebackState.STATUS_REQUESTED
+        if self.note_external_id is not None:
+            return WritebackState.NOTE_POSTED
+        return WritebackState.PENDING

@@ -39,7 +39,12 @@ class StatusRef(BaseModel):
 
 
 class WritebackResult(BaseModel):
-    outcome: Literal["resolved", "escalated", "resolved_local", "escalated_local", "queued"]
+    outcome: Literal[
+        "resolved", "escalated", "resolved_local", "escalated_local", "queued", "failed"
+    ] = Field(
+        description="queued: the PSA is unreachable and the writeback waits to be retried "
+        "(state waiting_retry); failed: the PSA refused it (state failed)"
+    )
     note: NoteRef | None
     status: StatusRef | None
     status_transition_skipped_reason: str | None

@@ -1,9 +1,14 @@
 """PSAWritebackService: post the note, move the ticket, prove it by re-reading the ticket.
 
-Every writeback is an outbox row whose `stage` is saved as soon as a PSA call succeeds, so
-a retry (the engineer's, or the worker's after an outage) resumes where it stopped:
+Every writeback is an outbox row whose `state` is saved as soon as a PSA call succeeds, so
+a retry (the engineer's, the worker's after an outage, an admin's) resumes where it stopped:
 
     pending ──note posted──▶ note_posted ──status requested──▶ status_requested ──▶ done
+
+A PSA that is down or throttling puts the row in `waiting_retry`, retried with a capped
+backoff until it is done or an admin cancels it: an outage, however long, abandons nothing.
+An answer the PSA will never accept (a 4xx, a status it did not apply) puts it in `failed`,
+reported as failed, until the engineer or an admin retries it.
 
 A note whose POST failed uncertainly (the connection dropped after sending) is looked up on
 the ticket before it is posted again, so a ticket never gets the same note twice. Whoever
@@ -19,7 +24,7 @@ from datetime import timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from plugin.features.search.index import index_closed_session
@@ -38,7 +43,13 @@ from plugin.kernel.db import Database, utcnow
 from plugin.kernel.errors import ApiError, BadGateway, Conflict
 from plugin.kernel.psa import PSAConnections, has_psa
 from plugin.kernel.queue import Claim, LeasedQueue, exponential_backoff
-from plugin.kernel.states import SessionStatus, WritebackKind, WritebackStage, WritebackState
+from plugin.kernel.states import (
+    WRITEBACK_CLOSED,
+    WRITEBACK_RUNNING,
+    SessionStatus,
+    WritebackKind,
+    WritebackState,
+)
 from plugin.kernel.tenancy import Account, get_account
 from providers.psa import (
     NoteKind,
@@ -52,16 +63,35 @@ from providers.psa import (
 log = structlog.get_logger("fixpilot.writeback")
 
 LEASE = timedelta(seconds=300)  # above the PSA client's worst case of retries
-MAX_ATTEMPTS = 8
+# Soon after a blip, then every 15 minutes for as long as the PSA stays down.
+RETRY_BACKOFF = exponential_backoff(timedelta(seconds=30), timedelta(minutes=15))
+
+
+def retry_wait(attempts: int) -> timedelta:
+    # Looked up at call time so a test can shorten the backoff (monkeypatch RETRY_BACKOFF).
+    return RETRY_BACKOFF(attempts)
+
+
+def _resumed_state():
+    """A retried writeback starts again after the note if the note was posted."""
+    return case(
+        (Writeback.note_external_id.is_not(None), WritebackState.NOTE_POSTED),
+        else_=WritebackState.PENDING,
+    )
+
+
 WRITEBACK_QUEUE = LeasedQueue(
     table=Writeback,
     state=Writeback.state,
-    ready=WritebackState.QUEUED,
-    running=WritebackState.IN_PROGRESS,
-    dead=WritebackState.FAILED,
+    ready=WritebackState.WAITING_RETRY,
+    running=WritebackState.PENDING,
+    also_running=(WritebackState.NOTE_POSTED, WritebackState.STATUS_REQUESTED),
+    resume=_resumed_state,
+    order_by=lambda: (Writeback.next_attempt_at, Writeback.id),
+    dead=WritebackState.FAILED,  # never written by the queue: no max_attempts
     lease=LEASE,
-    backoff=exponential_backoff(timedelta(seconds=5), timedelta(seconds=600)),
-    max_attempts=MAX_ATTEMPTS,
+    backoff=retry_wait,
+    max_attempts=None,
     # A runner that lost its lease may have posted the note before it stopped: look for it
     # on the ticket before posting again.
     takeover_values={"note_uncertain": True},
@@ -145,13 +175,18 @@ class PSAWritebackService:
                 code="writeback_in_progress",
                 details={"writeback_id": writeback.id},
             )
-        elif writeback.state == WritebackState.IN_PROGRESS:
+        elif writeback.state in WRITEBACK_RUNNING:
             writeback.note_uncertain = True  # its runner died: it may have posted
-        elif writeback.stage == WritebackStage.PENDING and not writeback.note_uncertain:
+        elif writeback.note_external_id is None and not writeback.note_uncertain:
             # Nothing posted yet: the latest edit, and whoever made it, win.
             writeback.markdown, writeback.allowed_spans = document.text, document.allowed or None
             writeback.created_by, writeback.author_member_id = actor, author
-        writeback.state = WritebackState.IN_PROGRESS
+        if writeback.state not in WRITEBACK_RUNNING:
+            writeback.state = (
+                WritebackState.PENDING
+                if writeback.note_external_id is None
+                else WritebackState.NOTE_POSTED
+            )
         writeback.lease_until = utcnow() + LEASE
         writeback.attempts += 1  # the claim: fences any earlier runner
         await tx.flush()
@@ -164,7 +199,7 @@ class PSAWritebackService:
                 select(Writeback)
                 .where(
                     Writeback.session_id == ai_session.id,
-                    Writeback.state != WritebackState.DONE,
+                    Writeback.state.not_in(WRITEBACK_CLOSED),
                 )
                 .order_by(Writeback.id.desc())
                 .limit(1)
@@ -192,7 +227,6 @@ class PSAWritebackService:
             session_id=ai_session.id,
             kind=kind,
             markdown=markdown,
-            stage=WritebackStage.DONE,
             state=WritebackState.DONE,
             skipped_reason=reason,
             created_by=actor,
@@ -218,7 +252,7 @@ class PSAWritebackService:
         except LeaseLost:
             log.warning("writeback_lease_lost", writeback_id=writeback.id)
             return Step(
-                writeback_result(writeback, WritebackState.QUEUED),
+                writeback_result(writeback, "queued"),
                 error=Conflict(
                     "This writeback was taken over by another worker; reload the session.",
                     code="writeback_in_progress",
@@ -242,12 +276,12 @@ class PSAWritebackService:
 
     async def _advance(self, writeback: Writeback, account: Account, psa: PSAProvider) -> Step:
         spec = KINDS[WritebackKind(writeback.kind)]
-        if writeback.stage == WritebackStage.PENDING:
+        if writeback.state == WritebackState.PENDING:
             posted = writeback.markdown
             if not account.prefs.psa_renders_markdown:
                 posted = markdown_to_plain(posted)
             await self._post_note(writeback, psa, spec.note, posted)
-        if writeback.stage in (WritebackStage.NOTE_POSTED, WritebackStage.STATUS_REQUESTED):
+        if writeback.state in (WritebackState.NOTE_POSTED, WritebackState.STATUS_REQUESTED):
             # Requesting again on resume is harmless and picks up a corrected target.
             ticket = await psa.get_ticket(writeback.ticket_id)
             target = account.prefs.status_target(spec.status_role, ticket.board_id)
@@ -260,7 +294,7 @@ class PSAWritebackService:
                 return await self._finish(writeback, spec.closes_as, skipped_reason=reason)
             await psa.set_status(writeback.ticket_id, target)
             await self._save(
-                writeback, stage=WritebackStage.STATUS_REQUESTED, target_status_id=target
+                writeback, state=WritebackState.STATUS_REQUESTED, target_status_id=target
             )
             ticket = await psa.verify_status(writeback.ticket_id, writeback.target_status_id)
             return await self._finish(
@@ -286,7 +320,7 @@ class PSAWritebackService:
                 if exc.uncertain:
                     await self._save(writeback, note_uncertain=True)
                 raise
-        await self._save(writeback, stage=WritebackStage.NOTE_POSTED, note_external_id=str(note.id))
+        await self._save(writeback, state=WritebackState.NOTE_POSTED, note_external_id=str(note.id))
 
     def _fence(self, writeback: Writeback):
         return WRITEBACK_QUEUE.fence(Claim(writeback.id, writeback.attempts))
@@ -312,7 +346,6 @@ class PSAWritebackService:
                 update(Writeback)
                 .where(self._fence(writeback))
                 .values(
-                    stage=WritebackStage.DONE,
                     state=WritebackState.DONE,
                     completed_at=now,
                     lease_until=None,
@@ -335,45 +368,37 @@ class PSAWritebackService:
             await index_closed_session(tx, writeback.session_id, writeback.markdown)
         for key, value in values.items():
             setattr(writeback, key, value)
-        writeback.stage = WritebackStage.DONE
         writeback.state = WritebackState.DONE
         log.info("writeback_done", writeback_id=writeback.id, kind=writeback.kind, outcome=outcome)
         return Step(writeback_result(writeback, outcome))
 
     async def _defer(self, writeback: Writeback, exc: PSAError) -> Step:
-        attempts = writeback.attempts
-        if attempts >= MAX_ATTEMPTS:
-            return await self._fail(
-                writeback,
-                exc,
-                BadGateway(
-                    "ConnectWise stayed unreachable; the writeback was given up. Retry it "
-                    "when ConnectWise is back.",
-                    code="psa_unavailable",
-                    details={"writeback_id": writeback.id},
-                ),
-            )
-        wait = WRITEBACK_QUEUE.backoff(attempts)
+        """The PSA is down or throttling: wait and try again, however long it takes."""
+        wait = retry_wait(writeback.attempts)
         if isinstance(exc, PSARateLimited) and exc.retry_after:
             wait = max(wait, timedelta(seconds=exc.retry_after))
         await self._save(
             writeback,
-            state=WritebackState.QUEUED,
+            state=WritebackState.WAITING_RETRY,
             lease_until=None,
             next_attempt_at=utcnow() + wait,
             last_error=exc.message,
         )
         log.warning(
-            "writeback_queued", writeback_id=writeback.id, attempts=attempts, error=exc.message
+            "writeback_waiting_retry",
+            writeback_id=writeback.id,
+            attempts=writeback.attempts,
+            error=exc.message,
         )
-        return Step(writeback_result(writeback, WritebackState.QUEUED))
+        return Step(writeback_result(writeback, "queued"))
 
     async def _fail(self, writeback: Writeback, exc: PSAError, error: ApiError) -> Step:
+        """The PSA gave an answer retrying will not change: failed until someone retries."""
         await self._save(
             writeback, state=WritebackState.FAILED, lease_until=None, last_error=exc.message
         )
         log.warning("writeback_failed", writeback_id=writeback.id, error=exc.message)
-        return Step(writeback_result(writeback, WritebackState.QUEUED), error=error)
+        return Step(writeback_result(writeback, "failed"), error=error)
 
 
 class LeaseLost(Exception):
