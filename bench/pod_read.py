@@ -7,6 +7,11 @@ in turn, in interleaved rounds after a warm-up, `--seconds` per server in all. P
 p50/p99 and the ratio to bare on SQLite and, if reachable at FIXPILOT_BENCH_PG_URL
 (default postgresql+asyncpg://postgres@127.0.0.1:5432/postgres), on PostgreSQL.
 Targets (issue 15): ratio >= 0.1 and p99 < 50 ms.
+
+Also printed: each server process's CPU time per request (from /proc), and bare's over
+Fixpilot's. On a machine shared with other work, req/s and latency move with the others'
+load; the CPU a request costs the server barely does, so its ratio says what the req/s
+ratio would be on an idle machine where the server is the bottleneck.
 """
 
 from __future__ import annotations
@@ -137,10 +142,11 @@ async def _wait_up(url: str, proc: subprocess.Popen, within: float = 60) -> None
 class Target:
     """One server under load: its URL, headers, and what its rounds measured."""
 
-    def __init__(self, name: str, url: str, headers: dict) -> None:
-        self.name, self.url, self.headers = name, url, headers
+    def __init__(self, name: str, url: str, headers: dict, pid: int) -> None:
+        self.name, self.url, self.headers, self.pid = name, url, headers, pid
         self.latencies: list[float] = []
         self.elapsed = 0.0
+        self.cpu = 0.0  # the server process's CPU seconds (user + system) while measured
         self.errors = 0
 
     async def run(self, clients: int, seconds: float, record: bool = True) -> None:
@@ -156,10 +162,11 @@ class Target:
                         self.latencies.append(time.perf_counter() - started)
                         self.errors += not ok
 
-            began = time.perf_counter()
+            began, cpu = time.perf_counter(), _cpu_seconds(self.pid)
             await asyncio.gather(*(client(began + seconds) for _ in range(clients)))
             if record:
                 self.elapsed += time.perf_counter() - began
+                self.cpu += _cpu_seconds(self.pid) - cpu
 
     def figures(self) -> dict:
         return {
@@ -168,7 +175,15 @@ class Target:
             "p99": percentile(self.latencies, 99) * 1000,
             "errors": self.errors,
             "n": len(self.latencies),
+            "cpu_ms": self.cpu * 1000 / len(self.latencies),
         }
+
+
+def _cpu_seconds(pid: int) -> float:
+    """A process's user + system CPU time: what a request costs the server, whatever else
+    the machine is doing (req/s and latency are not, on a shared machine)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _spawn(args: list[str], env: dict | None = None) -> subprocess.Popen:
@@ -181,7 +196,7 @@ def _spawn(args: list[str], env: dict | None = None) -> subprocess.Popen:
     )
 
 
-async def _start_fixpilot(db_url: str, procs: list) -> tuple[str, dict, bytes]:
+async def _start_fixpilot(db_url: str, procs: list) -> tuple[str, dict, bytes, int]:
     token, session_id = await _seed(db_url)
     port = _free_port()
     proc = _spawn(
@@ -201,15 +216,15 @@ async def _start_fixpilot(db_url: str, procs: list) -> tuple[str, dict, bytes]:
     async with aiohttp.ClientSession() as http, http.get(url, headers=headers) as resp:
         assert resp.status == 200, await resp.text()
         body = await resp.read()
-    return url, headers, body
+    return url, headers, body, proc.pid
 
 
-async def _start_bare(body_path: str, procs: list) -> str:
+async def _start_bare(body_path: str, procs: list) -> tuple[str, int]:
     port = _free_port()
     proc = _spawn([str(SELF), "--bare", str(port), body_path])
     procs.append(proc)
     await _wait_up(f"http://127.0.0.1:{port}/healthz", proc)
-    return f"http://127.0.0.1:{port}/api/v1/ai-sessions/1"
+    return f"http://127.0.0.1:{port}/api/v1/ai-sessions/1", proc.pid
 
 
 def _serve_bare(port: int, body_path: str) -> None:
@@ -252,9 +267,11 @@ async def _drop_pg(url: str) -> None:
 
 def _line(name: str, r: dict, bare: dict | None) -> str:
     ratio = f"{r['rps'] / bare['rps']:.3f}" if bare else "1.000"
+    cpu_ratio = f"{bare['cpu_ms'] / r['cpu_ms']:.3f}" if bare else "1.000"
     return (
-        f"  {name:22} {r['rps']:8.0f} req/s   p50 {r['p50']:6.2f} ms   p99 {r['p99']:6.2f} ms"
-        f"   ratio {ratio}   non-200: {r['errors']} of {r['n']}"
+        f"  {name:22} {r['rps']:7.0f} req/s  p50 {r['p50']:6.2f} ms  p99 {r['p99']:6.2f} ms"
+        f"  ratio {ratio}  | server CPU {r['cpu_ms']:5.3f} ms/req, ratio {cpu_ratio}"
+        f"  | non-200: {r['errors']} of {r['n']}"
     )
 
 
@@ -269,14 +286,15 @@ async def main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         try:
             sqlite_url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
-            url, headers, body = await _start_fixpilot(sqlite_url, procs)
-            targets = [Target("Fixpilot, SQLite", url, headers)]
+            url, headers, body, pid = await _start_fixpilot(sqlite_url, procs)
+            targets = [Target("Fixpilot, SQLite", url, headers, pid)]
             body_path = Path(tmp) / "body.json"
             body_path.write_bytes(body)
-            targets.insert(0, Target("bare aiohttp", await _start_bare(str(body_path), procs), {}))
+            url, pid = await _start_bare(str(body_path), procs)
+            targets.insert(0, Target("bare aiohttp", url, {}, pid))
             if pg_url is not None:
-                url, headers, _ = await _start_fixpilot(pg_url, procs)
-                targets.append(Target("Fixpilot, PostgreSQL", url, headers))
+                url, headers, _, pid = await _start_fixpilot(pg_url, procs)
+                targets.append(Target("Fixpilot, PostgreSQL", url, headers, pid))
             for target in targets:
                 await target.run(args.clients, 1.0, record=False)
             # Interleaved rounds: on a shared machine, a burst of other work lands on all.
