@@ -19,6 +19,7 @@ from plugin.kernel.ai_sessions import AISession, get_ai_session
 from plugin.kernel.appkeys import SETTINGS
 from plugin.kernel.db import utcnow
 from plugin.kernel.http import json_response
+from plugin.kernel.inline_reads import hot_read_engine
 from plugin.kernel.tenancy import get_account, get_account_by_slug
 from plugin.views.sessions import SessionOut, TicketInfo, WritebackBrief
 from tests.conftest import _token
@@ -262,6 +263,9 @@ def _count_statements(client) -> list[str]:
             statements.append(statement)
 
     event.listen(db_of(client).engine.sync_engine, "before_cursor_execute", record)
+    hot = hot_read_engine(db_of(client))  # SQLite's reads on the loop, PostgreSQL's pool
+    if hot is not db_of(client).engine.sync_engine:
+        event.listen(hot, "before_cursor_execute", record)
     return statements
 
 

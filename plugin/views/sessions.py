@@ -21,6 +21,7 @@ from plugin.kernel.ai_sessions import AISession
 from plugin.kernel.db import utcnow
 from plugin.kernel.errors import NotFound, Unprocessable
 from plugin.kernel.http import Req, RouteTable
+from plugin.kernel.inline_reads import read_rows
 from plugin.kernel.pagination import fetch_page
 from plugin.kernel.preferences import AccountPreferences
 from plugin.kernel.states import FixStatus
@@ -149,9 +150,8 @@ async def list_sessions(req: Req[Any, SessionQuery]) -> SessionPage:
 )
 async def get_one_session(req: Req) -> SessionOut:
     session_id = req.path_int("session_id")
-    # A bare connection, not an ORM session: one statement in one read transaction.
-    async with req.database.engine.connect() as conn:
-        rows = (await conn.execute(_ONE, {"account_id": req.account_id, "sid": session_id})).all()
+    # One Core statement, not an ORM session: one statement is one read transaction.
+    rows = await read_rows(req.database, _ONE, {"account_id": req.account_id, "sid": session_id})
     if not rows:
         raise NotFound(f"AI session {session_id} does not exist.", code="ai_session_not_found")
     return _session_out(rows[0], utcnow(), _Nudge(req))

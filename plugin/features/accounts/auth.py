@@ -19,6 +19,7 @@ from plugin.features.accounts.models import ApiToken
 from plugin.kernel.db import Database, utcnow
 from plugin.kernel.errors import Forbidden, Unauthorized
 from plugin.kernel.http import Principal
+from plugin.kernel.inline_reads import read_rows
 from plugin.kernel.states import TokenKind, TokenRole
 from plugin.kernel.tenancy import Account
 
@@ -158,24 +159,24 @@ def use_token_cache(database: Database, cache: TokenCache) -> None:
 
 async def _load(database: Database, token_hash: str) -> KnownToken | None:
     t, a = ApiToken.__table__, Account.__table__
-    async with database.engine.connect() as conn:
-        row = (
-            await conn.execute(
-                select(
-                    t.c.id,
-                    t.c.account_id,
-                    t.c.role,
-                    t.c.kind,
-                    t.c.member_id,
-                    t.c.expires_at,
-                    t.c.last_used_at,
-                    t.c.revoked_at,
-                    a.c.slug,
-                )
-                .select_from(t.join(a, a.c.id == t.c.account_id))
-                .where(t.c.token_hash == token_hash)
-            )
-        ).first()
+    rows = await read_rows(
+        database,
+        select(
+            t.c.id,
+            t.c.account_id,
+            t.c.role,
+            t.c.kind,
+            t.c.member_id,
+            t.c.expires_at,
+            t.c.last_used_at,
+            t.c.revoked_at,
+            a.c.slug,
+        )
+        .select_from(t.join(a, a.c.id == t.c.account_id))
+        .where(t.c.token_hash == token_hash),
+        {},
+    )
+    row = rows[0] if rows else None
     if row is None:
         return None
     principal = Principal(
