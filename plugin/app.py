@@ -86,7 +86,13 @@ def route_tables() -> list[RouteTable]:
 
 def create_app(settings: Settings) -> web.Application:
     metrics = Metrics()
-    app = web.Application(middlewares=make_middlewares(metrics), client_max_size=2 * 1024**2)
+    app = web.Application(
+        middlewares=make_middlewares(metrics),
+        client_max_size=2 * 1024**2,
+        # aiohttp has no header timeout of its own; its keep-alive timer runs from the
+        # connection's start and closes a connection still waiting for a whole request head.
+        handler_args={"keepalive_timeout": settings.header_read_timeout_seconds},
+    )
     database = Database(settings.database_url)
     psa = PSAConnections(settings)
     instance = InstanceKeys()

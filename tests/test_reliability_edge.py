@@ -139,3 +139,71 @@ async def test_d2_a_deadlocked_transaction_is_run_again_at_most_three_times(clie
     with pytest.raises(DBAPIError):
         await database.write_retrying(a_real_error)
     assert len(calls) == 1  # only a lost race is retried
+
+
+async def test_d6_half_sent_requests_are_dropped_after_the_header_read_timeout(
+    aiohttp_client, make_settings
+):
+    """50 connections that send half a request line (and dribble a byte more later) are
+    closed by the server within the timeout (1 s here); a whole request still gets through."""
+    from plugin.app import create_app
+
+    client = await aiohttp_client(create_app(make_settings(header_read_timeout_seconds=1.0)))
+    host, port = client.server.host, client.server.port
+    conns = [await asyncio.open_connection(host, port) for _ in range(50)]
+    started = asyncio.get_running_loop().time()
+    for _, writer in conns:
+        writer.write(b"GET /healthz HT")
+        await writer.drain()
+    await asyncio.sleep(0.5)
+    for _, writer in conns:
+        writer.write(b"T")  # trickling bytes does not buy more time
+        await writer.drain()
+
+    async def closed(reader) -> bytes:
+        return await asyncio.wait_for(reader.read(), timeout=5)
+
+    answers = await asyncio.gather(*(closed(reader) for reader, _ in conns))
+    elapsed = asyncio.get_running_loop().time() - started
+    assert answers == [b""] * 50  # closed without an answer
+    assert elapsed < 3, elapsed
+    for _, writer in conns:
+        writer.close()
+
+    reader, writer = await asyncio.open_connection(host, port)
+    writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    await writer.drain()
+    assert (await asyncio.wait_for(reader.read(), timeout=5)).startswith(b"HTTP/1.1 200")
+    writer.close()
+
+
+async def test_d2_a_sqlite_writer_that_waits_out_the_busy_timeout_waits_again(
+    database_factory, monkeypatch
+):
+    """A burst of writers on SQLite: BEGIN IMMEDIATE that gives up after the busy timeout
+    (nothing has run yet) is tried again instead of answering 503."""
+    from sqlalchemy import text
+
+    import plugin.kernel.db as db_module
+
+    url = await database_factory.migrated()
+    monkeypatch.setattr(db_module, "BUSY_TIMEOUT_MS", 200)
+    database = db_module.Database(url)
+    async with database.write() as tx:
+        await tx.execute(text("CREATE TABLE probe (n INTEGER)"))
+    held = asyncio.Event()
+
+    async def hold() -> None:
+        async with database.write() as tx:
+            await tx.execute(text("INSERT INTO probe VALUES (1)"))
+            held.set()
+            await asyncio.sleep(0.5)  # > one busy timeout, < four
+
+    holder = asyncio.create_task(hold())
+    await held.wait()
+    async with database.write() as tx:
+        await tx.execute(text("INSERT INTO probe VALUES (2)"))
+    await holder
+    async with database.read() as db:
+        assert (await db.execute(text("SELECT count(*) FROM probe"))).scalar() == 2
+    await database.dispose()
