@@ -88,7 +88,13 @@ def create_app(settings: Settings, *, workers: bool = True) -> web.Application:
     """The service. `workers=False` (`serve --no-worker`) leaves the background work to
     `fixpilot worker` processes: the production layout, serve ×N and worker ×M."""
     metrics = Metrics()
-    app = web.Application(middlewares=make_middlewares(metrics), client_max_size=2 * 1024**2)
+    app = web.Application(
+        middlewares=make_middlewares(metrics),
+        client_max_size=2 * 1024**2,
+        # aiohttp has no header timeout of its own; its keep-alive timer runs from the
+        # connection's start and closes a connection still waiting for a whole request head.
+        handler_args={"keepalive_timeout": settings.header_read_timeout_seconds},
+    )
     database = Database(settings.database_url)
     instance = InstanceKeys()
     psa = PSAConnections(settings, instance)  # opens the private keys with the instance secret

@@ -19,7 +19,7 @@ from sqlalchemy import JSON, BigInteger, DateTime, Insert, Integer, MetaData, Ty
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 
@@ -36,6 +36,7 @@ BUSY_TIMEOUT_MS = 5000
 # was rolled back whole, so running it again is safe and usually succeeds.
 RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
 WRITE_ATTEMPTS = 3
+SQLITE_BEGIN_ATTEMPTS = 4
 T = TypeVar("T")
 
 # Every id and foreign key (a bare `Mapped[int]`) is 64-bit on PostgreSQL, so an id the API
@@ -106,13 +107,27 @@ class Database:
     async def write(self) -> AsyncIterator[AsyncSession]:
         """One write transaction: committed on success, rolled back on any exception."""
         async with self.sessionmaker() as tx:
-            await tx.connection(execution_options={"fixpilot_write": True})
+            await self._begin_write(tx)
             try:
                 yield tx
                 await tx.commit()
             except BaseException:
                 await tx.rollback()
                 raise
+
+    async def _begin_write(self, tx: AsyncSession) -> None:
+        # SQLite's busy handler polls rather than queues, so under a burst of writers one
+        # can wait out the busy timeout. Nothing has run yet when BEGIN IMMEDIATE gives up:
+        # waiting for the write lock again is safe (up to SQLITE_BEGIN_ATTEMPTS timeouts).
+        for attempt in range(1, SQLITE_BEGIN_ATTEMPTS + 1):
+            try:
+                await tx.connection(execution_options={"fixpilot_write": True})
+                return
+            except OperationalError as exc:
+                locked = self.is_sqlite and "database is locked" in str(exc.orig)
+                if not locked or attempt == SQLITE_BEGIN_ATTEMPTS:
+                    raise
+                await tx.rollback()
 
     async def write_retrying(
         self, work: Callable[[AsyncSession], Awaitable[T]], *, attempts: int = WRITE_ATTEMPTS

@@ -88,6 +88,11 @@ class Settings(BaseSettings):
     chat_history_token_budget: int = Field(6000, ge=500)
     worker_poll_seconds: float = Field(1.0, gt=0)
     shutdown_timeout_seconds: float = Field(30.0, ge=0)
+    # A client has this long from connecting (or from its previous answer) to send a whole
+    # request head; a half-sent request is then dropped, so slow or stalled clients can't
+    # hold connections. It is also the idle keep-alive limit: keep a proxy's upstream
+    # keep-alive shorter than this.
+    header_read_timeout_seconds: float = Field(20.0, gt=0)
 
     @field_validator("database_url")
     @classmethod
