@@ -121,7 +121,7 @@ export async function signIn(role = "engineer") {
     return adopt(kept);
   }
   if (hosted.framed) {
-    if (!config.origins.size) throw new ApiFailure(0, { message: "This Fixpilot account has no ConnectWise connection configured." });
+    if (!config.origins.size) throw new ApiFailure(0, { message: "Not framed by this account's ConnectWise: open the ticket in ConnectWise again (or the account has no ConnectWise connection yet)." });
     return handshake(role);
   }
   const error = new ApiFailure(401, { message: "Sign in with an API token." });
