@@ -6,7 +6,6 @@ failure is retried with exponential backoff and dead-lettered after MAX_ATTEMPTS
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -29,8 +28,9 @@ from providers.psa import PSAError
 log = structlog.get_logger("fixpilot.callbacks.worker")
 
 BATCH = 20
-BUSY_BATCH = 2  # while intake is busy in the same process
-YIELD_SECONDS = 0.25
+BUSY_BATCH = 1  # while intake is busy in the same process
+QUIET_SECONDS = 0.05
+YIELD_SECONDS = 1.0
 LEASE = timedelta(seconds=60)
 MAX_ATTEMPTS = 5
 _WORKER = "callbacks"
@@ -57,30 +57,34 @@ async def run_batch(
     *,
     now: datetime | None = None,
     box: SecretBox | None = None,
-    intake_idle: asyncio.Event | None = None,
+    intake_quiet_for: Callable[[], float] | None = None,
 ) -> int:
     """Claim due events and process them one by one; returns how many were claimed.
     `now` is the clock for claiming and backoff (tests move it forward); `box` is the
-    session secret memory's. `intake_idle` is clear while callbacks wait to be stored in
-    this process: the worker then steps aside, since it shares the core and, on SQLite, the
-    write lock with intake, and a callback not answered within 5 s is lost to ConnectWise."""
+    session secret memory's. `intake_quiet_for` says how long ago a callback last came in
+    to this process: while that is recent the worker steps aside, since it shares the core
+    and, on SQLite, the write lock with intake, and a callback not answered within 5 s is
+    lost to ConnectWise."""
     limit = BATCH
-    if intake_idle is not None and not intake_idle.is_set():
-        await _step_aside(intake_idle)
+    if intake_quiet_for is not None and intake_quiet_for() < QUIET_SECONDS:
+        await _step_aside(intake_quiet_for)
         limit = BUSY_BATCH
     now = now or utcnow()
     claims = await claim_due(database, now=now, limit=limit)
     for claim in claims:
         await process_claimed(database, psa, metrics, claim, now=now, box=box)
-        if intake_idle is not None and not intake_idle.is_set():
-            await _step_aside(intake_idle)
+        if intake_quiet_for is not None and intake_quiet_for() < QUIET_SECONDS:
+            await _step_aside(intake_quiet_for)
     return len(claims)
 
 
-async def _step_aside(intake_idle: asyncio.Event) -> None:
-    """Wait while intake is busy, for at most YIELD_SECONDS so events still move."""
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(intake_idle.wait(), YIELD_SECONDS)
+async def _step_aside(quiet_for: Callable[[], float]) -> None:
+    """Wait until intake has been quiet for QUIET_SECONDS, at most YIELD_SECONDS so events
+    still move under a steady load (the backlog is worked off when it eases)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + YIELD_SECONDS
+    while (quiet := quiet_for()) < QUIET_SECONDS and loop.time() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(QUIET_SECONDS - quiet)
 
 
 async def process_claimed(
@@ -168,10 +172,10 @@ def callback_worker(
     """`box` gives the secret memory's box once the instance secret is loaded. `intake` is
     the intake of the same process, when there is one (`serve`): its stores wake the worker
     and its busy spells make the worker step aside. Alone (`fixpilot worker`) it polls."""
-    idle = intake.idle if intake is not None else None
+    quiet_for = intake.quiet_for if intake is not None else None
     return background_worker(
         "callbacks",
-        lambda: run_batch(database, psa, metrics, box=box(), intake_idle=idle),
+        lambda: run_batch(database, psa, metrics, box=box(), intake_quiet_for=quiet_for),
         poll_seconds=poll,
         wake=intake.wake if intake is not None else None,
     )
