@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 import structlog
 from sqlalchemy import select, update
@@ -22,7 +23,7 @@ from plugin.kernel.psa import PSAConnections
 from plugin.kernel.queue import Claim, LeasedQueue, background_worker, exponential_backoff
 from plugin.kernel.secret_memory import SecretBox
 from plugin.kernel.states import CallbackEventStatus
-from plugin.kernel.tenancy import get_account
+from plugin.kernel.tenancy import Account, get_account
 from providers.psa import PSAError
 
 log = structlog.get_logger("fixpilot.callbacks.worker")
@@ -71,8 +72,11 @@ async def run_batch(
         limit = BUSY_BATCH
     now = now or utcnow()
     claims = await claim_due(database, now=now, limit=limit)
+    loaded = await _load(database, claims) if claims else {}
     for claim in claims:
-        await process_claimed(database, psa, metrics, claim, now=now, box=box)
+        await process_claimed(
+            database, psa, metrics, claim, now=now, box=box, loaded=loaded.get(claim.id)
+        )
         if intake_quiet_for is not None and intake_quiet_for() < QUIET_SECONDS:
             await _step_aside(intake_quiet_for)
     return len(claims)
@@ -87,6 +91,25 @@ async def _step_aside(quiet_for: Callable[[], float]) -> None:
         await asyncio.sleep(QUIET_SECONDS - quiet)
 
 
+async def _load(database: Database, claims: list[Claim]) -> dict[int, tuple[Any, Any]]:
+    """The claimed events and their accounts in two queries, not two per event."""
+    async with database.read() as db:
+        ids = [claim.id for claim in claims]
+        events = (
+            (await db.execute(select(PSACallbackEvent).where(PSACallbackEvent.id.in_(ids))))
+            .scalars()
+            .all()
+        )
+        wanted = {event.account_id for event in events}
+        accounts = {
+            account.id: account
+            for account in (await db.execute(select(Account).where(Account.id.in_(wanted))))
+            .scalars()
+            .all()
+        }
+    return {event.id: (event, accounts.get(event.account_id)) for event in events}
+
+
 async def process_claimed(
     database: Database,
     psa: PSAConnections,
@@ -95,10 +118,15 @@ async def process_claimed(
     *,
     now: datetime,
     box: SecretBox | None = None,
+    loaded: tuple[Any, Any] | None = None,
 ) -> None:
-    async with database.read() as db:
-        event = await db.get(PSACallbackEvent, claim.id)
-        account = await get_account(db, event.account_id) if event else None
+    """`loaded` is the event and its account when the batch read them already."""
+    if loaded is not None:
+        event, account = loaded
+    else:
+        async with database.read() as db:
+            event = await db.get(PSACallbackEvent, claim.id)
+            account = await get_account(db, event.account_id) if event else None
     if event is None or account is None:
         return
     log_ = log.bind(event_id=event.id, record_id=event.record_id, action=event.action)
