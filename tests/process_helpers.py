@@ -4,6 +4,7 @@ asyncio so the ConnectWise simulator of the same test keeps serving them."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -80,6 +81,7 @@ async def wait_for_line(proc: asyncio.subprocess.Process, start: str, within: fl
 async def stop(proc: asyncio.subprocess.Process, sig: int = signal.SIGTERM) -> tuple[int, str]:
     """Signal the process and wait: its exit code and its stderr."""
     if proc.returncode is None:
-        proc.send_signal(sig)
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(sig)
     _, err = await asyncio.wait_for(proc.communicate(), 30)
     return proc.returncode, err.decode(errors="replace")

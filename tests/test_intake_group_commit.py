@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import time
 from contextlib import asynccontextmanager
 
 from sqlalchemy import update
 from sqlalchemy.exc import OperationalError
 
+from plugin.app import create_app
+from plugin.features.callbacks import worker as worker_module
 from plugin.features.callbacks import writer as writer_module
 from plugin.features.callbacks.intake import CALLBACK_INTAKE
 from plugin.kernel.tenancy import Account
@@ -127,3 +130,28 @@ async def test_a_disconnected_account_stops_taking_callbacks_within_the_cache_tt
     resp = await deliver(cw_client, second, cw_sim.signing_key)
 
     assert resp.status == 404
+
+
+async def test_embedded_worker_steps_aside_while_intake_is_busy(
+    aiohttp_client, cw_settings, cw_sim, monkeypatch
+):
+    client = await aiohttp_client(create_app(cw_settings(), workers=False))
+    services = services_of(client)
+    for raw in distinct_bodies(cw_sim, 3):
+        assert (await deliver(client, raw, cw_sim.signing_key)).status == 202
+    await asyncio.sleep(0.3)
+    assert {e.status for e in await events(services.db)} == {"pending"}  # no worker here
+    monkeypatch.setattr(worker_module, "YIELD_SECONDS", 0.2)
+
+    started = time.monotonic()
+    busy = await worker_module.run_batch(
+        services.db, services.psa, services.metrics, intake_quiet_for=lambda: 0.0
+    )
+    waited = time.monotonic() - started
+    quiet = await worker_module.run_batch(
+        services.db, services.psa, services.metrics, intake_quiet_for=lambda: 10.0
+    )
+
+    assert busy == worker_module.BUSY_BATCH == 1  # one event, after waiting its turn
+    assert waited >= 0.2
+    assert quiet == 2  # the rest at once when intake is quiet

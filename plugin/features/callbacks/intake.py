@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import structlog
@@ -75,6 +75,9 @@ def unhandled_reason(envelope: CallbackEnvelope) -> str | None:
     return None
 
 
+_ENVELOPE_FIELDS = fields(CallbackEnvelope)
+
+
 def event_values(
     account_id: int, envelope: CallbackEnvelope, raw: bytes, source: CallbackSource
 ) -> dict[str, Any]:
@@ -85,7 +88,9 @@ def event_values(
         "record_id": envelope.record_id,
         "event_type": envelope.type[:32],
         "action": envelope.action[:32],
-        "payload": asdict(envelope),
+        # Shallow: the entity was parsed from this request's body and is nobody else's, so
+        # asdict's deep copy of it would be pure cost on the hot path.
+        "payload": {f.name: getattr(envelope, f.name) for f in _ENVELOPE_FIELDS},
     }
 
 
@@ -110,16 +115,16 @@ class CallbackIntake:
     # being served within these seconds, on every replica.
     account_ttl: float = ACCOUNT_TTL_SECONDS
     _known: dict[str, _Known] = field(default_factory=dict)
+    _loading: dict[str, asyncio.Future] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.writer is None:
             self.writer = IntakeWriter(self.database)
 
-    @property
-    def idle(self) -> asyncio.Event:
-        """Set while no request waits on the intake writer (a worker sharing the process
-        waits for it)."""
-        return self.writer.idle
+    def quiet_for(self) -> float:
+        """Seconds since a callback last came to be stored (a worker sharing the process
+        steps aside until intake has been quiet for a moment)."""
+        return self.writer.quiet_for()
 
     async def receive(
         self, account_slug: str, raw: bytes, headers: Mapping[str, str]
@@ -144,15 +149,25 @@ class CallbackIntake:
         return await self._store(account, source, verified, raw)
 
     async def _account(self, slug: str) -> _Known:
-        now = time.monotonic()
         known = self._known.get(slug)
-        if known is not None and known.expires > now:
+        if known is not None and known.expires > time.monotonic():
             return known
+        # One lookup per slug at a time: the requests that find the entry expired together
+        # share it instead of each reading the database.
+        loading = self._loading.get(slug)
+        if loading is None:
+            loading = asyncio.ensure_future(self._look_up(slug))
+            self._loading[slug] = loading
+            loading.add_done_callback(lambda _: self._loading.pop(slug, None))
+        return await asyncio.shield(loading)
+
+    async def _look_up(self, slug: str) -> _Known:
         async with self.database.read() as db:
             account = await get_account_by_slug(db, slug)
         source = None
         if account is not None and has_psa(account):
             source = self.psa.for_account(account).callbacks
+        now = time.monotonic()
         if len(self._known) >= MAX_KNOWN_ACCOUNTS:
             self._known = {k: v for k, v in self._known.items() if v.expires > now}
             if len(self._known) >= MAX_KNOWN_ACCOUNTS:

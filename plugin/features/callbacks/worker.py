@@ -6,9 +6,9 @@ failure is retried with exponential backoff and dead-lettered after MAX_ATTEMPTS
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 import structlog
 from sqlalchemy import select, update
@@ -23,14 +23,15 @@ from plugin.kernel.psa import PSAConnections
 from plugin.kernel.queue import Claim, LeasedQueue, background_worker, exponential_backoff
 from plugin.kernel.secret_memory import SecretBox
 from plugin.kernel.states import CallbackEventStatus
-from plugin.kernel.tenancy import get_account
+from plugin.kernel.tenancy import Account, get_account
 from providers.psa import PSAError
 
 log = structlog.get_logger("fixpilot.callbacks.worker")
 
 BATCH = 20
-BUSY_BATCH = 2  # while intake is busy in the same process
-YIELD_SECONDS = 0.25
+BUSY_BATCH = 1  # while intake is busy in the same process
+QUIET_SECONDS = 0.05
+YIELD_SECONDS = 1.0
 LEASE = timedelta(seconds=60)
 MAX_ATTEMPTS = 5
 _WORKER = "callbacks"
@@ -57,30 +58,56 @@ async def run_batch(
     *,
     now: datetime | None = None,
     box: SecretBox | None = None,
-    intake_idle: asyncio.Event | None = None,
+    intake_quiet_for: Callable[[], float] | None = None,
 ) -> int:
     """Claim due events and process them one by one; returns how many were claimed.
     `now` is the clock for claiming and backoff (tests move it forward); `box` is the
-    session secret memory's. `intake_idle` is clear while callbacks wait to be stored in
-    this process: the worker then steps aside, since it shares the core and, on SQLite, the
-    write lock with intake, and a callback not answered within 5 s is lost to ConnectWise."""
+    session secret memory's. `intake_quiet_for` says how long ago a callback last came in
+    to this process: while that is recent the worker steps aside, since it shares the core
+    and, on SQLite, the write lock with intake, and a callback not answered within 5 s is
+    lost to ConnectWise."""
     limit = BATCH
-    if intake_idle is not None and not intake_idle.is_set():
-        await _step_aside(intake_idle)
+    if intake_quiet_for is not None and intake_quiet_for() < QUIET_SECONDS:
+        await _step_aside(intake_quiet_for)
         limit = BUSY_BATCH
     now = now or utcnow()
     claims = await claim_due(database, now=now, limit=limit)
+    loaded = await _load(database, claims) if claims else {}
     for claim in claims:
-        await process_claimed(database, psa, metrics, claim, now=now, box=box)
-        if intake_idle is not None and not intake_idle.is_set():
-            await _step_aside(intake_idle)
+        await process_claimed(
+            database, psa, metrics, claim, now=now, box=box, loaded=loaded.get(claim.id)
+        )
+        if intake_quiet_for is not None and intake_quiet_for() < QUIET_SECONDS:
+            await _step_aside(intake_quiet_for)
     return len(claims)
 
 
-async def _step_aside(intake_idle: asyncio.Event) -> None:
-    """Wait while intake is busy, for at most YIELD_SECONDS so events still move."""
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(intake_idle.wait(), YIELD_SECONDS)
+async def _step_aside(quiet_for: Callable[[], float]) -> None:
+    """Wait until intake has been quiet for QUIET_SECONDS, at most YIELD_SECONDS so events
+    still move under a steady load (the backlog is worked off when it eases)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + YIELD_SECONDS
+    while (quiet := quiet_for()) < QUIET_SECONDS and loop.time() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(QUIET_SECONDS - quiet)
+
+
+async def _load(database: Database, claims: list[Claim]) -> dict[int, tuple[Any, Any]]:
+    """The claimed events and their accounts in two queries, not two per event."""
+    async with database.read() as db:
+        ids = [claim.id for claim in claims]
+        events = (
+            (await db.execute(select(PSACallbackEvent).where(PSACallbackEvent.id.in_(ids))))
+            .scalars()
+            .all()
+        )
+        wanted = {event.account_id for event in events}
+        accounts = {
+            account.id: account
+            for account in (await db.execute(select(Account).where(Account.id.in_(wanted))))
+            .scalars()
+            .all()
+        }
+    return {event.id: (event, accounts.get(event.account_id)) for event in events}
 
 
 async def process_claimed(
@@ -91,10 +118,15 @@ async def process_claimed(
     *,
     now: datetime,
     box: SecretBox | None = None,
+    loaded: tuple[Any, Any] | None = None,
 ) -> None:
-    async with database.read() as db:
-        event = await db.get(PSACallbackEvent, claim.id)
-        account = await get_account(db, event.account_id) if event else None
+    """`loaded` is the event and its account when the batch read them already."""
+    if loaded is not None:
+        event, account = loaded
+    else:
+        async with database.read() as db:
+            event = await db.get(PSACallbackEvent, claim.id)
+            account = await get_account(db, event.account_id) if event else None
     if event is None or account is None:
         return
     log_ = log.bind(event_id=event.id, record_id=event.record_id, action=event.action)
@@ -168,10 +200,10 @@ def callback_worker(
     """`box` gives the secret memory's box once the instance secret is loaded. `intake` is
     the intake of the same process, when there is one (`serve`): its stores wake the worker
     and its busy spells make the worker step aside. Alone (`fixpilot worker`) it polls."""
-    idle = intake.idle if intake is not None else None
+    quiet_for = intake.quiet_for if intake is not None else None
     return background_worker(
         "callbacks",
-        lambda: run_batch(database, psa, metrics, box=box(), intake_idle=idle),
+        lambda: run_batch(database, psa, metrics, box=box(), intake_quiet_for=quiet_for),
         poll_seconds=poll,
         wake=intake.wake if intake is not None else None,
     )

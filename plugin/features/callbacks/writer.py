@@ -44,14 +44,17 @@ async def store_batch(database: Database, rows: list[dict[str, Any]]) -> list[in
         }
         for row in first.values()
     ]
+    # Executed many: one statement compiled once and cached, which SQLAlchemy sends as
+    # multi-row INSERTs ("insertmanyvalues"), RETURNING what was new.
     stmt = (
-        database.insert(PSACallbackEvent)
-        .values(values)
+        database.insert(PSACallbackEvent.__table__)
         .on_conflict_do_nothing(index_elements=["account_id", "dedupe_key"])
         .returning(PSACallbackEvent.id, PSACallbackEvent.account_id, PSACallbackEvent.dedupe_key)
     )
     async with database.write() as tx:
-        stored = {(a, k): i for i, a, k in (await tx.execute(stmt)).all()}
+        connection = await tx.connection()
+        result = await connection.execute(stmt, values)
+        stored = {(a, k): i for i, a, k in result.all()}
     return [
         stored.get(key) if first[key] is row else None
         for row in rows
@@ -77,10 +80,10 @@ class IntakeWriter:
     linger: float = 0.001  # seconds a batch waits for company once its first request came
     _waiting: list[_Waiting] = field(default_factory=list)
     _arrived: asyncio.Event = field(default_factory=asyncio.Event)
-    # Set while no request waits for its callback to be stored: a worker in the same
-    # process waits for it before taking the write lock and the core.
+    # Set while no request waits for its callback to be stored (shutdown waits for it).
     idle: asyncio.Event = field(default_factory=asyncio.Event)
     _task: asyncio.Task | None = None
+    _last_submit: float = float("-inf")
 
     def __post_init__(self) -> None:
         self.idle.set()
@@ -89,12 +92,17 @@ class IntakeWriter:
         """A future of the stored event's id (None for a duplicate), or of the error."""
         loop = asyncio.get_running_loop()
         answer = loop.create_future()
+        self._last_submit = loop.time()
         self._waiting.append(_Waiting(values, answer))
         self.idle.clear()
         self._arrived.set()
         if self._task is None or self._task.done():
             self._task = loop.create_task(self._run(), name="callback-intake-writer")
         return answer
+
+    def quiet_for(self) -> float:
+        """Seconds since the last callback was submitted."""
+        return asyncio.get_running_loop().time() - self._last_submit
 
     async def _run(self) -> None:
         while True:
