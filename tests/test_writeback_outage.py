@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from plugin.features.writeback import service as writeback_service
+from plugin.features.writeback import queue as writeback_queue
 from plugin.features.writeback.models import Writeback
 from plugin.features.writeback.worker import run_due
 from plugin.kernel.db import utcnow
@@ -106,7 +106,7 @@ async def test_d4_a_refused_writeback_is_reported_failed_not_queued(
 @pytest.fixture
 def short_backoff(monkeypatch):
     monkeypatch.setattr(
-        writeback_service,
+        writeback_queue,
         "RETRY_BACKOFF",
         exponential_backoff(timedelta(milliseconds=50), timedelta(milliseconds=400)),
     )

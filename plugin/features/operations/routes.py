@@ -9,6 +9,7 @@ from aiohttp import web
 from pydantic import BaseModel
 from sqlalchemy import text
 
+from plugin.features.operations.backlog import refresh_backlog
 from plugin.kernel.errors import ServiceUnavailable
 from plugin.kernel.http import Req, RouteTable
 from plugin.kernel.migrate import current_revision, head_revision
@@ -64,6 +65,7 @@ async def readyz(req: Req) -> Readiness:
 @routes.get("/metrics", summary="Prometheus metrics", auth="public", response="text/plain")
 async def metrics(req: Req) -> web.Response:
     m = req.metrics
+    await refresh_backlog(req.database, m)
     return web.Response(body=m.render(), headers={"Content-Type": m.content_type})
 
 

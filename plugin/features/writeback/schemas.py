@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from plugin.kernel.states import WritebackState, values
 
 
 class AllowedSpan(BaseModel):
@@ -57,3 +60,39 @@ class WritebackResult(BaseModel):
     author_member_id: str | None = Field(
         None, description="The ConnectWise member the note is attributed to on the ticket"
     )
+
+
+StateName = Literal[values(WritebackState)]  # type: ignore[valid-type]
+
+
+class WritebackQuery(BaseModel):
+    state: StateName | None = Field(None, description="Only writebacks in this state")
+    cursor: str | None = None
+    limit: int = Field(50, ge=1, le=200)
+
+
+class WritebackOut(BaseModel):
+    id: int
+    session_id: int
+    kind: str
+    ticket_id: int | None
+    state: StateName = Field(
+        description="pending, note_posted, status_requested (a runner holds it); "
+        "waiting_retry (the PSA was unreachable; due at next_attempt_at); failed (the PSA "
+        "refused it; retried only by the engineer or an admin); cancelled; done"
+    )
+    attempts: int
+    next_attempt_at: datetime | None
+    lease_until: datetime | None
+    last_error: str | None
+    note_external_id: str | None
+    verified_status_id: int | None
+    created_by: str | None
+    created_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None
+
+
+class WritebackPage(BaseModel):
+    items: list[WritebackOut]
+    next_cursor: str | None

@@ -24,7 +24,7 @@ from datetime import timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import case, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from plugin.features.search.index import index_closed_session
@@ -32,6 +32,7 @@ from plugin.features.writeback.gate import CheckedDocument
 from plugin.features.writeback.models import Writeback
 from plugin.features.writeback.outcomes import KINDS, status_not_applied, writeback_result
 from plugin.features.writeback.plain_text import markdown_to_plain
+from plugin.features.writeback.queue import LEASE, WRITEBACK_QUEUE, retry_wait
 from plugin.features.writeback.schemas import WritebackResult
 from plugin.kernel.ai_sessions import (
     AISession,
@@ -42,7 +43,7 @@ from plugin.kernel.ai_sessions import (
 from plugin.kernel.db import Database, utcnow
 from plugin.kernel.errors import ApiError, BadGateway, Conflict
 from plugin.kernel.psa import PSAConnections, has_psa
-from plugin.kernel.queue import Claim, LeasedQueue, exponential_backoff
+from plugin.kernel.queue import Claim
 from plugin.kernel.states import (
     WRITEBACK_CLOSED,
     WRITEBACK_RUNNING,
@@ -61,41 +62,6 @@ from providers.psa import (
 )
 
 log = structlog.get_logger("fixpilot.writeback")
-
-LEASE = timedelta(seconds=300)  # above the PSA client's worst case of retries
-# Soon after a blip, then every 15 minutes for as long as the PSA stays down.
-RETRY_BACKOFF = exponential_backoff(timedelta(seconds=30), timedelta(minutes=15))
-
-
-def retry_wait(attempts: int) -> timedelta:
-    # Looked up at call time so a test can shorten the backoff (monkeypatch RETRY_BACKOFF).
-    return RETRY_BACKOFF(attempts)
-
-
-def _resumed_state():
-    """A retried writeback starts again after the note if the note was posted."""
-    return case(
-        (Writeback.note_external_id.is_not(None), WritebackState.NOTE_POSTED),
-        else_=WritebackState.PENDING,
-    )
-
-
-WRITEBACK_QUEUE = LeasedQueue(
-    table=Writeback,
-    state=Writeback.state,
-    ready=WritebackState.WAITING_RETRY,
-    running=WritebackState.PENDING,
-    also_running=(WritebackState.NOTE_POSTED, WritebackState.STATUS_REQUESTED),
-    resume=_resumed_state,
-    order_by=lambda: (Writeback.next_attempt_at, Writeback.id),
-    dead=WritebackState.FAILED,  # never written by the queue: no max_attempts
-    lease=LEASE,
-    backoff=retry_wait,
-    max_attempts=None,
-    # A runner that lost its lease may have posted the note before it stopped: look for it
-    # on the ticket before posting again.
-    takeover_values={"note_uncertain": True},
-)
 
 
 @dataclass

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import structlog
 
-from plugin.features.writeback.service import WRITEBACK_QUEUE, PSAWritebackService
+from plugin.features.writeback.queue import WRITEBACK_QUEUE
+from plugin.features.writeback.service import PSAWritebackService
 from plugin.kernel.db import Database, utcnow
 from plugin.kernel.metrics import Metrics
 from plugin.kernel.psa import PSAConnections
