@@ -1,5 +1,6 @@
 """Reliability at the edge of issue 15: concurrent writes of one session never deadlock into a
-5xx (D2), and a deadlocked or serialization-failed transaction is run again."""
+5xx (D2) and a lost race is run again; half-sent requests are dropped (D6); every id route
+keeps to its account (the tenancy matrix)."""
 
 from __future__ import annotations
 

@@ -107,7 +107,9 @@ def require_active(ai_session: AISession) -> None:
 
 async def bump_state_version(tx: AsyncSession, ai_session_id: int) -> int:
     """Atomically raise the session's state_version; call it in the transaction of the write
-    that a note could reflect."""
+    that a note could reflect, which locked the session row first
+    (`get_ai_session(..., for_update=True)`): one lock order, session before its fixes,
+    checks and facts, so concurrent writers of a session queue instead of deadlocking."""
     result = await tx.execute(
         update(AISession)
         .where(AISession.id == ai_session_id)
