@@ -147,8 +147,9 @@ async def pg_database() -> str | None:
         import asyncpg
 
         dsn = PG_URL.replace("postgresql+asyncpg", "postgresql")
-        conn = await asyncio.wait_for(asyncpg.connect(dsn), 3)
-    except Exception:
+        conn = await asyncio.wait_for(asyncpg.connect(dsn), 10)
+    except Exception as exc:
+        print(f"  PostgreSQL not used: {type(exc).__name__}: {exc}")
         return None
     name = f"bench_intake_{uuid.uuid4().hex[:8]}"
     await conn.execute(f'CREATE DATABASE "{name}"')

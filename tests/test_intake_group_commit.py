@@ -12,6 +12,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import OperationalError
 
 from plugin.app import create_app
+from plugin.features.callbacks import intake as intake_module
 from plugin.features.callbacks import worker as worker_module
 from plugin.features.callbacks import writer as writer_module
 from plugin.features.callbacks.intake import CALLBACK_INTAKE
@@ -155,3 +156,29 @@ async def test_embedded_worker_steps_aside_while_intake_is_busy(
     assert busy == worker_module.BUSY_BATCH == 1  # one event, after waiting its turn
     assert waited >= 0.2
     assert quiet == 2  # the rest at once when intake is quiet
+
+
+async def test_a_store_slower_than_the_deadline_answers_429_and_still_lands(
+    cw_client, cw_sim, monkeypatch
+):
+    db = services_of(cw_client).db
+    first, raw = distinct_bodies(cw_sim, 2)
+    assert (await deliver(cw_client, first, cw_sim.signing_key)).status == 202  # warm the key
+    monkeypatch.setattr(intake_module, "STORE_SECONDS", 0.1)
+    real = writer_module.store_batch
+
+    async def slow(database, rows):
+        await asyncio.sleep(0.4)  # SQLite waiting on its busy timeout, say
+        return await real(database, rows)
+
+    monkeypatch.setattr(writer_module, "store_batch", slow)
+
+    late = await deliver(cw_client, raw, cw_sim.signing_key)
+
+    assert late.status == 429
+    assert late.headers["Retry-After"]
+    await asyncio.sleep(0.6)
+    assert len(await events(db)) == 2  # it landed after the answer
+    monkeypatch.setattr(writer_module, "store_batch", real)
+    retried = await deliver(cw_client, raw, cw_sim.signing_key)  # ConnectWise retries
+    assert (retried.status, (await retried.json())["status"]) == (200, "duplicate")
