@@ -86,13 +86,12 @@ async def _old_read(db, settings, account_id: int, session_id: int) -> SessionOu
 
 
 # --- Writeback rows: the only place these tests name the writeback's state columns. ---
-def _writeback(session: AISession, kind: str, stage: str, state: str, **extra: Any) -> Writeback:
+def _writeback(session: AISession, kind: str, state: str, **extra: Any) -> Writeback:
     return Writeback(
         account_id=session.account_id,
         session_id=session.id,
         kind=kind,
         markdown="## Resolution\nDone.",
-        stage=stage,
         state=state,
         **extra,
     )
@@ -185,21 +184,21 @@ async def _varied_sessions(client) -> tuple[int, list[int]]:
         await tx.flush()
         tx.add_all(
             [
-                _writeback(ticketed, "resolution", "done", "done", attempts=1, created_by="jsmith"),
+                _writeback(ticketed, "resolution", "done", attempts=1, created_by="jsmith"),
                 _writeback(
                     ticketed,
                     "escalation",
-                    "note_posted",
-                    "queued",
+                    "waiting_retry",
+                    note_external_id="77",
                     attempts=3,
                     last_error="ConnectWise answered 503",
                     created_by="token:1",
                     author_member_id="jsmith",
                 ),
-                _writeback(nudging, "resolution", "pending", "in_progress"),
-                _writeback(failed, "escalation", "status_requested", "failed", attempts=8),
-                _writeback(failed, "resolution", "done", "done", completed_at=now),
-                _writeback(pending, "escalation", "pending", "in_progress", created_by="bob"),
+                _writeback(nudging, "resolution", "pending"),
+                _writeback(failed, "escalation", "failed", target_status_id=5, attempts=8),
+                _writeback(failed, "resolution", "done", completed_at=now),
+                _writeback(pending, "escalation", "cancelled", created_by="bob"),
             ]
         )
         ids = [
@@ -237,9 +236,11 @@ async def test_session_read_in_one_query_answers_byte_for_byte_what_the_orm_read
     # The data really covers what it claims to: every banner, findings, tickets, writebacks.
     assert {s["banner_mode"] for s in shapes} == {None, "verifying", "nudge", "partial", "pending"}
     assert (
-        shapes[1]["active_fix"]["findings"] and shapes[1]["latest_writeback"]["state"] == "queued"
+        shapes[1]["active_fix"]["findings"]
+        and shapes[1]["latest_writeback"]["state"] == "waiting_retry"
     )
     assert shapes[2]["ticket"] == {**shapes[2]["ticket"], "id": 1002, "summary": None}
+    assert shapes[1]["latest_writeback"]["stage"] == "note_posted"
     assert shapes[6]["latest_writeback"]["kind"] == "resolution"
     assert shapes[7]["active_fix"] is None and shapes[0]["latest_writeback"] is None
 

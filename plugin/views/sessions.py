@@ -16,7 +16,7 @@ from plugin.features.fixes.schemas import FixOut
 from plugin.features.fixes.transitions import banner_mode
 from plugin.features.sessions.schemas import SessionCreate, SessionQuery
 from plugin.features.sessions.service import fetch_ticket_context, open_session
-from plugin.features.writeback.models import Writeback
+from plugin.features.writeback.models import Writeback, stage_of
 from plugin.kernel.ai_sessions import AISession
 from plugin.kernel.db import utcnow
 from plugin.kernel.errors import NotFound, Unprocessable
@@ -191,13 +191,20 @@ _FIX_FIELDS = tuple(n for n in FixOut.model_fields if n not in ("state_version",
 # are read from the columns of the same names; if the writeback's state columns change
 # (stage + state → one state field), adjust WritebackBrief and, if a field is derived
 # rather than stored, `_writeback_brief` below. ---
-_WRITEBACK_FIELDS = tuple(WritebackBrief.model_fields)
+_WRITEBACK_FIELDS = tuple(n for n in WritebackBrief.model_fields if n != "stage") + (
+    "target_status_id",
+    "note_external_id",
+)
 
 
 def _writeback_brief(m) -> WritebackBrief | None:
     if m["wb_id"] is None:
         return None
-    return WritebackBrief(**{n: m["wb_" + n] for n in _WRITEBACK_FIELDS})
+    fields = {n: m["wb_" + n] for n in _WRITEBACK_FIELDS}
+    stage = stage_of(
+        fields["state"], fields.pop("target_status_id"), fields.pop("note_external_id")
+    )
+    return WritebackBrief(stage=stage, **fields)
 
 
 # --- end of the writeback columns ---
