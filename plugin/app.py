@@ -98,7 +98,7 @@ def create_app(settings: Settings, *, workers: bool = True) -> web.Application:
     database = Database(settings.database_url)
     instance = InstanceKeys()
     psa = PSAConnections(settings, instance)  # opens the private keys with the instance secret
-    intake = CallbackIntake(database, psa)
+    intake = CallbackIntake(database, psa, metrics=metrics)
     app[SETTINGS] = settings
     app[DATABASE] = database
     app[METRICS] = metrics
@@ -108,7 +108,7 @@ def create_app(settings: Settings, *, workers: bool = True) -> web.Application:
     app[PREVIEW_CACHE] = PreviewCache(database)
     app[SIMILAR_INDEX] = shared_index()
     app[CALLBACK_INTAKE] = intake
-    app[POD_SIGN_IN] = PodSignIn(database, psa, instance)
+    app[POD_SIGN_IN] = PodSignIn(database, psa, instance, metrics=metrics)
 
     specs = [spec for table in route_tables() for spec in table.specs]
     for spec in specs:
@@ -141,8 +141,9 @@ def create_worker_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[DATABASE] = database
     app[METRICS] = Metrics()
-    app[PSA] = PSAConnections(settings)
-    app[INSTANCE] = InstanceKeys()
+    instance = InstanceKeys()
+    app[PSA] = PSAConnections(settings, instance)  # opens the private keys once it is loaded
+    app[INSTANCE] = instance
     app.cleanup_ctx.append(_on_start_and_stop(_load_instance(app), database.dispose))
     app.cleanup_ctx.extend(_workers(app, None))
     return app

@@ -136,6 +136,10 @@ async def test_rotated_key_is_accepted_after_one_refetch(cw_client, cw_sim):
     forged = fixture_body("ticket__moved_board", cw_sim.site_url)
     assert (await deliver(cw_client, forged, "forged-key")).status == 401
     assert key_fetches(cw_sim) == 2
+    fetched = services_of(cw_client).metrics.registry.get_sample_value(
+        "fixpilot_signing_key_fetches_total", {"result": "ok"}
+    )
+    assert fetched == 2  # what operators see on /metrics
 
 
 @pytest.mark.parametrize("fixture", ["ticket__updated", "ticket__type_capitalised"])

@@ -59,6 +59,11 @@ async def test_d5_the_right_hash_signs_in_after_five_bad_ones(proxied_app, cw_si
     assert genuine.status == 200, await genuine.text()
     assert cw_sim.requests.count(MEMBER_INFO) == asked + 1
 
+    # Operators see both kinds of refusal on /metrics.
+    scraped = await (await client.get("/metrics")).text()
+    assert 'fixpilot_signin_failures_total{reason="not_verified"} 5.0' in scraped
+    assert 'fixpilot_signin_failures_total{reason="throttled_member"} 1.0' in scraped
+
 
 async def test_d5_a_known_good_hash_is_never_throttled(proxied_app, cw_sim):
     client = await proxied_app()

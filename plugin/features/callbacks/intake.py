@@ -24,10 +24,11 @@ from aiohttp import web
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from plugin.features.callbacks.keys import KeyUnavailable, SigningKeyCache
+from plugin.features.callbacks.keys import KeyFetcher, KeyUnavailable, SigningKeyCache
 from plugin.features.callbacks.writer import IntakeWriter
 from plugin.features.callbacks.writer import store_event as store_event  # re-exported
 from plugin.kernel.db import Database
+from plugin.kernel.metrics import Metrics
 from plugin.kernel.psa import PSAConnections, has_psa
 from plugin.kernel.tenancy import Account, get_account_by_slug
 from providers.psa import (
@@ -114,12 +115,30 @@ class CallbackIntake:
     # Account lookups are cached this long: a disconnected or deleted account stops
     # being served within these seconds, on every replica.
     account_ttl: float = ACCOUNT_TTL_SECONDS
+    metrics: Metrics | None = None
     _known: dict[str, _Known] = field(default_factory=dict)
     _loading: dict[str, asyncio.Future] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.writer is None:
             self.writer = IntakeWriter(self.database)
+
+    def _counted(self, fetch: KeyFetcher) -> KeyFetcher:
+        """`fetch`, counted in fixpilot_signing_key_fetches_total by result."""
+        metrics = self.metrics
+        if metrics is None:
+            return fetch
+
+        async def counted(key_url: str) -> str:
+            try:
+                key = await fetch(key_url)
+            except BaseException:
+                metrics.signing_key_fetches.labels("error").inc()
+                raise
+            metrics.signing_key_fetches.labels("ok").inc()
+            return key
+
+        return counted
 
     def quiet_for(self) -> float:
         """Seconds since a callback last came to be stored (a worker sharing the process
@@ -201,7 +220,7 @@ class CallbackIntake:
                     envelope.key_url,
                     raw,
                     signature,
-                    source.get_signing_key,
+                    self._counted(source.get_signing_key),
                     source.verify_signature,
                 )
         except (PSAUnavailable, PSARateLimited, KeyUnavailable, TimeoutError):

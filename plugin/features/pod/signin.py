@@ -32,6 +32,7 @@ from plugin.kernel.errors import (
     TooManyRequests,
     Unauthorized,
 )
+from plugin.kernel.metrics import Metrics
 from plugin.kernel.preferences import AccountPreferences
 from plugin.kernel.psa import PSAConnections, connection_fingerprint, has_psa
 from plugin.kernel.states import TokenKind, TokenRole
@@ -59,10 +60,15 @@ class PodSignIn:
     instance: InstanceKeys  # its secret key is loaded at start-up
     verified: VerifiedMembers = field(default_factory=VerifiedMembers)
     limits: SignInLimits | None = None  # failure counts shared by every replica
+    metrics: Metrics | None = None
 
     def __post_init__(self) -> None:
         if self.limits is None:
             self.limits = SignInLimits(self.database)
+
+    def _count_failure(self, reason: str) -> None:
+        if self.metrics is not None:
+            self.metrics.signin_failures.labels(reason).inc()
 
     async def sign_in(self, body: PodSessionIn, address: str) -> PodSessionOut:
         """Verify first where it is cheap (a member confirmed recently), then count: the
@@ -84,10 +90,12 @@ class PodSignIn:
             refusal = await self.limits.check(member, address)
             if refusal is not None:
                 log.info("pod_sign_in_throttled", account=account.slug, limit=refusal.reason)
+                self._count_failure(f"throttled_{refusal.reason}")
                 raise _too_many(refusal.wait_seconds)
             try:
                 identity = await _verify(pod, account, body)
             except Unauthorized:
+                self._count_failure("not_verified")
                 await self.limits.record(member, address)
                 raise
             self.verified.put(cache_key, identity)
