@@ -234,6 +234,7 @@ async def _objects_of_account_a(client, admin_headers, engineer_headers) -> dict
     from plugin.features.callbacks.models import PSACallbackEvent
     from plugin.features.checks.models import DiagnosticCheck
     from plugin.features.scripts.models import DraftTemplate
+    from plugin.features.writeback.models import Writeback
     from plugin.kernel.tenancy import get_account_by_slug
     from tests.helpers import db_of, insert_fix
 
@@ -273,9 +274,21 @@ async def _objects_of_account_a(client, admin_headers, engineer_headers) -> dict
             action="updated",
             payload={},
         )
-        tx.add_all([check, draft, event])
+        writeback = Writeback(
+            account_id=account.id,
+            session_id=sid,
+            kind="resolution",
+            markdown="Resolved.",
+            state="failed",
+        )
+        tx.add_all([check, draft, event, writeback])
         await tx.flush()
-        ids = {"check_id": check.id, "draft_id": draft.id, "event_id": event.id}
+        ids = {
+            "check_id": check.id,
+            "draft_id": draft.id,
+            "event_id": event.id,
+            "writeback_id": writeback.id,
+        }
     return {
         "session_id": sid,
         "fact_id": fact["id"],
