@@ -59,8 +59,9 @@ class Writeback(Base):
 
     @property
     def stage(self) -> str:
-        """How far it got, in the terms of the old `stage` column (read by clients that
-        still show it): derived from what was done, whatever the state."""
+        """How far it got, in the terms of the old `stage` column, derived from what was
+        done: kept only for the session view's WritebackBrief.stage until that field goes
+        (the pod reads `state`)."""
         if self.state in WRITEBACK_RUNNING or self.state == WritebackState.DONE:
             return self.state
         if self.target_status_id is not None:
