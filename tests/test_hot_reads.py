@@ -63,7 +63,6 @@ async def _old_read(db, settings, account_id: int, session_id: int) -> SessionOu
             id=writeback.id,
             kind=writeback.kind,
             state=writeback.state,
-            stage=writeback.stage,
             last_error=writeback.last_error,
             attempts=writeback.attempts,
             created_by=writeback.created_by,
@@ -240,7 +239,6 @@ async def test_session_read_in_one_query_answers_byte_for_byte_what_the_orm_read
         and shapes[1]["latest_writeback"]["state"] == "waiting_retry"
     )
     assert shapes[2]["ticket"] == {**shapes[2]["ticket"], "id": 1002, "summary": None}
-    assert shapes[1]["latest_writeback"]["stage"] == "note_posted"
     assert shapes[6]["latest_writeback"]["kind"] == "resolution"
     assert shapes[7]["active_fix"] is None and shapes[0]["latest_writeback"] is None
 

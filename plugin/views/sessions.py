@@ -16,7 +16,7 @@ from plugin.features.fixes.schemas import FixOut
 from plugin.features.fixes.transitions import banner_mode
 from plugin.features.sessions.schemas import SessionCreate, SessionQuery
 from plugin.features.sessions.service import fetch_ticket_context, open_session
-from plugin.features.writeback.models import Writeback, stage_of
+from plugin.features.writeback.models import Writeback
 from plugin.kernel.ai_sessions import AISession
 from plugin.kernel.db import utcnow
 from plugin.kernel.errors import NotFound, Unprocessable
@@ -49,7 +49,6 @@ class WritebackBrief(BaseModel):
     id: int
     kind: str
     state: str
-    stage: str
     last_error: str | None = None
     attempts: int = 0
     created_by: str | None = Field(
@@ -188,23 +187,14 @@ _SESSION_FIELDS = (
 _FIX_FIELDS = tuple(n for n in FixOut.model_fields if n not in ("state_version", "findings"))
 
 # --- Writeback columns: the only place this view reads a writeback. WritebackBrief's fields
-# are read from the columns of the same names; if the writeback's state columns change
-# (stage + state → one state field), adjust WritebackBrief and, if a field is derived
-# rather than stored, `_writeback_brief` below. ---
-_WRITEBACK_FIELDS = tuple(n for n in WritebackBrief.model_fields if n != "stage") + (
-    "target_status_id",
-    "note_external_id",
-)
+# are read from the columns of the same names. ---
+_WRITEBACK_FIELDS = tuple(WritebackBrief.model_fields)
 
 
 def _writeback_brief(m) -> WritebackBrief | None:
     if m["wb_id"] is None:
         return None
-    fields = {n: m["wb_" + n] for n in _WRITEBACK_FIELDS}
-    stage = stage_of(
-        fields["state"], fields.pop("target_status_id"), fields.pop("note_external_id")
-    )
-    return WritebackBrief(stage=stage, **fields)
+    return WritebackBrief(**{n: m["wb_" + n] for n in _WRITEBACK_FIELDS})
 
 
 # --- end of the writeback columns ---

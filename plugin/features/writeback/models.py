@@ -56,20 +56,3 @@ class Writeback(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-    @property
-    def stage(self) -> str:
-        """How far it got, in the terms of the old `stage` column (read by clients that
-        still show it)."""
-        return stage_of(self.state, self.target_status_id, self.note_external_id)
-
-
-def stage_of(state: str, target_status_id: int | None, note_external_id: str | None) -> str:
-    """The old `stage`, derived from what was done whatever the state."""
-    if state in WRITEBACK_RUNNING or state == WritebackState.DONE:
-        return state
-    if target_status_id is not None:
-        return WritebackState.STATUS_REQUESTED
-    if note_external_id is not None:
-        return WritebackState.NOTE_POSTED
-    return WritebackState.PENDING

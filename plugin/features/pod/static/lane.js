@@ -25,16 +25,18 @@ export function renderNotices(openSession) {
   }[s.ticket_state];
   if (outside) notice("warn", outside);
   const wb = s.latest_writeback;
-  if (wb && ["queued", "failed", "in_progress"].includes(wb.state)) {
+  const writing = ["pending", "note_posted", "status_requested"];
+  if (wb && (writing.includes(wb.state) || ["waiting_retry", "failed"].includes(wb.state))) {
     const name = KIND_NAMES[wb.kind] || "The note";
-    const text = {
-      queued: `${name} is queued: ConnectWise was unreachable, Fixpilot keeps retrying.`,
-      failed: `${name} could not be written to the ticket.`,
-      in_progress: `${name} is being written to the ticket…`,
-    }[wb.state];
+    const text = writing.includes(wb.state)
+      ? `${name} is being written to the ticket…`
+      : {
+        waiting_retry: `${name} is waiting to be written: ConnectWise was unreachable, Fixpilot keeps retrying.`,
+        failed: `${name} could not be written to the ticket.`,
+      }[wb.state];
     notice(wb.state === "failed" ? "error" : "warn", el("span", {}, text),
       wb.last_error ? el("span", { class: "muted" }, ` Last error: ${wb.last_error}`) : null,
-      wb.state !== "in_progress" ? el("button", { type: "button", class: "btn small", text: "Retry", onclick: (e) => act(e.currentTarget, () => retryWriteback(wb.kind)) }) : null);
+      writing.includes(wb.state) ? null : el("button", { type: "button", class: "btn small", text: "Retry", onclick: (e) => act(e.currentTarget, () => retryWriteback(wb.kind)) }));
   }
 }
 

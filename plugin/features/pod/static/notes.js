@@ -139,11 +139,15 @@ async function postWriteback(kind, markdown) {
   }
   if (result.outcome === "resolved" || result.outcome === "escalated") requestRefreshScreen();
   await afterWrite();
-  return { ok: true, tone: result.outcome === "queued" ? "warn" : "ok", message: describeResult(result) };
+  const tone = { queued: "warn", failed: "error" }[result.outcome] || "ok";
+  return { ok: result.outcome !== "failed", tone, message: describeResult(result) };
 }
 
 function describeResult(result) {
   const posted = result.note && result.note.external_id ? `Posted (note ${result.note.external_id}).` : "Posted.";
+  if (result.outcome === "failed") {
+    return ["ConnectWise refused the note: it was not written to the ticket.", result.last_error ? ` (${result.last_error})` : ""];
+  }
   if (result.outcome === "queued") {
     return ["ConnectWise is unreachable: the note is queued and Fixpilot will post it as soon as it can.", result.last_error ? ` (${result.last_error})` : ""];
   }
