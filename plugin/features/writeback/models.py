@@ -16,7 +16,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from plugin.kernel.db import Base, NullableJSON, UTCDateTime, utcnow
-from plugin.kernel.states import WRITEBACK_RUNNING, WritebackKind, WritebackState, values
+from plugin.kernel.states import WritebackKind, WritebackState, values
 
 
 class Writeback(Base):
