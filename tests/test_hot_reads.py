@@ -470,3 +470,31 @@ async def test_the_hot_read_pool_is_closed_with_the_database(aiohttp_client, mak
         assert await admin.fetchval(count, name) == 0
     finally:
         await admin.close()
+
+
+async def test_a_hot_read_on_a_connection_the_server_dropped_is_run_again(quiet_client):
+    """No ping before each hot read on PostgreSQL: a dropped connection is found by the read
+    itself, and the read is retried once on a new connection instead of answering 503."""
+    from tests.conftest import BACKEND, PG_ADMIN_URL
+
+    if BACKEND == "sqlite":
+        pytest.skip("SQLite has no server to drop a connection")
+    import asyncpg
+
+    client = quiet_client
+    headers = {"Authorization": f"Bearer {await _token(client, 'engineer')}"}
+    _, ids = await _varied_sessions(client)
+    url = f"/api/v1/ai-sessions/{ids[1]}"
+    assert (await client.get(url, headers=headers)).status == 200
+    admin = await asyncpg.connect(PG_ADMIN_URL.replace("postgresql+asyncpg", "postgresql"))
+    try:
+        dropped = await admin.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = $1 AND pid <> pg_backend_pid()",
+            make_url(db_of(client).url).database,
+        )
+    finally:
+        await admin.close()
+    assert dropped >= 1
+    resp = await client.get(url, headers=headers)  # the token is cached: only the hot read
+    assert resp.status == 200, await resp.text()
