@@ -10,8 +10,9 @@ Targets (issue 15): ratio >= 0.1 and p99 < 50 ms.
 
 Also printed: each server process's CPU time per request (from /proc), and bare's over
 Fixpilot's. On a machine shared with other work, req/s and latency move with the others'
-load; the CPU a request costs the server barely does, so its ratio says what the req/s
-ratio would be on an idle machine where the server is the bottleneck.
+load (and this process's client shares the cores); the CPU ratio is the estimate of the
+req/s ratio where the server alone is the bottleneck. CPU per request also rises with the
+machine's load (caches, contention), so compare figures from one run only.
 """
 
 from __future__ import annotations

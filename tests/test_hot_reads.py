@@ -3,6 +3,7 @@ answering byte for byte what the four-query ORM read answered."""
 
 from __future__ import annotations
 
+import asyncio
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 import structlog
 from sqlalchemy import event, select
+from sqlalchemy.engine import make_url
 
 from plugin.features.fixes.models import IS_ACTIVE_FIX, SuggestedFix
 from plugin.features.fixes.service import fix_out
@@ -439,3 +441,59 @@ async def test_request_lines_skip_the_scrubbers_but_a_client_sent_request_id_is_
     }  # fmt: skip
     assert requests[0]["route"] == "/api/v1/me" and requests[0]["status"] == 200
     assert secret_id not in err and scrubbed == [secret_id]
+
+
+async def test_the_hot_read_pool_is_closed_with_the_database(aiohttp_client, make_settings):
+    """PostgreSQL's hot reads have a pool of their own: it must not outlive the app."""
+    from plugin.app import create_app
+    from tests.conftest import BACKEND, PG_ADMIN_URL
+
+    if BACKEND == "sqlite":
+        pytest.skip("the SQLite hot reads hold no pool of their own")
+    import asyncpg
+
+    client = await aiohttp_client(create_app(make_settings(worker_poll_seconds=3600)))
+    headers = {"Authorization": f"Bearer {await _token(client, 'engineer')}"}
+    _, ids = await _varied_sessions(client)
+    assert (await client.get(f"/api/v1/ai-sessions/{ids[1]}", headers=headers)).status == 200
+    name = make_url(db_of(client).url).database
+    admin = await asyncpg.connect(PG_ADMIN_URL.replace("postgresql+asyncpg", "postgresql"))
+    try:
+        count = "SELECT count(*) FROM pg_stat_activity WHERE datname = $1"
+        assert await admin.fetchval(count, name) >= 1
+        await client.close()
+        for _ in range(50):  # the server notices a closed socket a moment later
+            if await admin.fetchval(count, name) == 0:
+                break
+            await asyncio.sleep(0.1)
+        assert await admin.fetchval(count, name) == 0
+    finally:
+        await admin.close()
+
+
+async def test_a_hot_read_on_a_connection_the_server_dropped_is_run_again(quiet_client):
+    """No ping before each hot read on PostgreSQL: a dropped connection is found by the read
+    itself, and the read is retried once on a new connection instead of answering 503."""
+    from tests.conftest import BACKEND, PG_ADMIN_URL
+
+    if BACKEND == "sqlite":
+        pytest.skip("SQLite has no server to drop a connection")
+    import asyncpg
+
+    client = quiet_client
+    headers = {"Authorization": f"Bearer {await _token(client, 'engineer')}"}
+    _, ids = await _varied_sessions(client)
+    url = f"/api/v1/ai-sessions/{ids[1]}"
+    assert (await client.get(url, headers=headers)).status == 200
+    admin = await asyncpg.connect(PG_ADMIN_URL.replace("postgresql+asyncpg", "postgresql"))
+    try:
+        dropped = await admin.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = $1 AND pid <> pg_backend_pid()",
+            make_url(db_of(client).url).database,
+        )
+    finally:
+        await admin.close()
+    assert dropped >= 1
+    resp = await client.get(url, headers=headers)  # the token is cached: only the hot read
+    assert resp.status == 200, await resp.text()

@@ -1,9 +1,10 @@
 """One-statement reads for the hot paths (the pod's session view, a token's first use).
 
 One SELECT is one read transaction on both backends, so it needs no BEGIN around it:
-- PostgreSQL: the statement runs in autocommit: no BEGIN and ROLLBACK round trips. (The
-  pool's checkout ping still costs three, BEGIN, ";" and ROLLBACK: a pool whose connections
-  are autocommit from the start would ping in one, see Database in plugin.kernel.db.)
+- PostgreSQL: the statement runs on a small pool of autocommit connections: no BEGIN and
+  ROLLBACK round trips, and no checkout ping (the main pool pings inside a transaction:
+  BEGIN, ";", ROLLBACK); a connection found dropped is replaced and the read run again.
+  The pool is disposed with the database's engine.
 - SQLite: the statement runs inline on the event loop over a plain sqlite3 connection.
   aiosqlite hops to its thread and back for every cursor, execute, fetch, close and
   rollback, and each hop waits for the GIL behind the loop: eight hops cost far more than
@@ -19,12 +20,15 @@ from weakref import WeakKeyDictionary
 
 from sqlalchemy import Engine, Executable, Row, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from plugin.kernel.db import Database
 
 BUSY_MS = 50
+PG_POOL_SIZE = 5
 _engines: WeakKeyDictionary[Database, Engine | None] = WeakKeyDictionary()
+_pg_engines: WeakKeyDictionary[Database, AsyncEngine] = WeakKeyDictionary()
 
 
 async def read_rows(database: Database, stmt: Executable, params: dict[str, Any]) -> list[Row]:
@@ -35,15 +39,49 @@ async def read_rows(database: Database, stmt: Executable, params: dict[str, Any]
                 return list(conn.execute(stmt, params).all())
         except OperationalError:
             pass  # busy: wait for it off the loop, below
-    async with database.engine.connect() as conn:
-        if not database.is_sqlite:
-            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        return list((await conn.execute(stmt, params)).all())
+    if database.is_sqlite:
+        async with database.engine.connect() as conn:
+            return list((await conn.execute(stmt, params)).all())
+    for attempt in (1, 2):
+        try:
+            async with _pg_engine(database).connect() as conn:
+                return list((await conn.execute(stmt, params)).all())
+        except DBAPIError as exc:
+            # No ping per checkout: a connection the server dropped (a restart, a failover)
+            # fails its first read instead, and the read is run once more on a new one.
+            if not exc.connection_invalidated or attempt == 2:
+                raise
+    raise AssertionError("unreachable")
 
 
 def hot_read_engine(database: Database) -> Engine:
     """The engine read_rows runs its statements on, to listen to (tests count statements)."""
-    return inline_engine(database) or database.engine.sync_engine
+    return (
+        inline_engine(database)
+        or (database.engine if database.is_sqlite else _pg_engine(database)).sync_engine
+    )
+
+
+def _pg_engine(database: Database) -> AsyncEngine:
+    engine = _pg_engines.get(database)
+    if engine is None:
+        engine = _pg_engines[database] = create_async_engine(
+            database.url,
+            isolation_level="AUTOCOMMIT",
+            pool_pre_ping=False,  # see read_rows: a dropped connection is retried once
+            pool_size=PG_POOL_SIZE,
+            max_overflow=PG_POOL_SIZE,
+            hide_parameters=True,
+        )
+
+        def dispose_with(_main: Engine) -> None:
+            # Runs inside the main engine's dispose (a greenlet: the sync dispose may await).
+            if _pg_engines.get(database) is engine:
+                del _pg_engines[database]
+            engine.sync_engine.dispose()
+
+        event.listen(database.engine.sync_engine, "engine_disposed", dispose_with)
+    return engine
 
 
 def inline_engine(database: Database) -> Engine | None:
