@@ -395,7 +395,9 @@ async def test_two_instances_process_500_events_exactly_once(aiohttp_client, cw_
     for per_event in answers:
         assert per_event[-1] == 202 or (per_event[-1] == 200 and 429 in per_event), per_event
     db = services_of(first).db
-    rows = await wait_until_processed(db, 500, within=30)
+    # What is checked is exactly-once, not speed (bench/worker_throughput.py measures that):
+    # each event auto-opens a session, and on two busy cores 500 of them can take over 30 s.
+    rows = await wait_until_processed(db, 500, within=90)
 
     assert len(rows) == 500
     assert {(e.status, e.attempts) for e in rows} == {("done", 1)}
