@@ -373,3 +373,28 @@ async def _ignores_other_origins(browser, env):
     assert {"hosted_request": "getMemberAuthentication", "frameID": "f-1"} in received
     assert len(sign_ins) == 1
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+async def test_connectwise_down_the_note_waits_and_retry_posts_it_once(browser, database_factory):
+    async with pod_env(database_factory) as env:
+        page = await new_page(browser)
+        await page.goto(env.pod_screen(TICKET))
+        pod = page.frame_locator("#pod-frame")
+        await pod.locator("#resolve-btn").click()
+        await expect(pod.locator("#wrapup-text")).to_be_enabled()
+        env.sim.faults.down = True  # signed in already; ConnectWise goes away before posting
+        await pod.get_by_role("button", name="Confirm & post").click()
+        await expect(pod.locator("#wrapup-result")).to_contain_text("the note is queued")
+        await pod.locator("#wrapup-cancel").click()
+
+        notice = pod.locator("#notices .notice.warn", has_text="waiting to be written")
+        await expect(notice).to_contain_text("Fixpilot keeps retrying")
+        assert [n for n in env.sim.notes[TICKET] if n["resolutionFlag"]] == []
+        env.sim.faults.down = False
+        await notice.get_by_role("button", name="Retry").click()
+        await expect(pod.locator("#notices")).to_contain_text("This session is resolved.")
+        await expect(notice).to_have_count(0)
+        assert len([n for n in env.sim.notes[TICKET] if n["resolutionFlag"]]) == 1
+        assert env.sim.tickets[TICKET]["status"]["id"] == RESOLVED_STATUS
+        assert page.errors == []  # type: ignore[attr-defined]
+        await page.close()
