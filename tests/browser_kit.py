@@ -27,7 +27,9 @@ from pydantic import SecretStr
 import plugin.features.scripts
 from plugin.app import create_app
 from plugin.features.accounts.auth import create_token
+from plugin.features.fixes.models import SuggestedFix
 from plugin.features.scripts.service import import_templates
+from plugin.kernel.ai_sessions import AISession
 from plugin.kernel.appkeys import DATABASE
 from plugin.kernel.settings import Settings
 from plugin.kernel.tenancy import get_account_by_slug
@@ -167,6 +169,28 @@ async def pod_env(database_factory, *, fake_llm: bool = False) -> AsyncIterator[
             await fake_server.close()
         await sim.drain_callbacks()
         await sim_server.close()
+
+
+async def add_fix(env: PodEnv, ticket: int, **fix: Any) -> tuple[int, int]:
+    """An active session on `ticket` with one suggested fix (`fix`: its title, summary,
+    confidence and script columns); returns the session's and the fix's ids."""
+    async with env.database.write() as tx:
+        account = await get_account_by_slug(tx, "default")
+        assert account is not None
+        ai_session = AISession(
+            account_id=account.id,
+            title=f"Ticket #{ticket}",
+            psa_ticket_id=ticket,
+            status="active",
+            state_version=1,
+            ticket_state="open",
+        )
+        tx.add(ai_session)
+        await tx.flush()
+        suggested = SuggestedFix(session_id=ai_session.id, status="suggested", **fix)
+        tx.add(suggested)
+        await tx.flush()
+        return ai_session.id, suggested.id
 
 
 async def new_page(browser: Browser, width: int = 1280, height: int = 900) -> Page:

@@ -16,12 +16,10 @@ from sqlalchemy import select, update
 from plugin.features.accounts.auth import TokenCache, use_token_cache
 from plugin.features.accounts.models import ApiToken
 from plugin.features.fixes.models import SuggestedFix
-from plugin.kernel.ai_sessions import AISession
 from plugin.kernel.appkeys import LLM
-from plugin.kernel.tenancy import get_account_by_slug
 from providers.llm import LLMUnavailable
 from providers.psa.simulator import DEMO_MEMBER_CONTEXT, DEMO_MEMBER_HASH
-from tests.browser_kit import chromium, new_page, pod_env
+from tests.browser_kit import add_fix, chromium, new_page, pod_env
 
 TICKET = 5001
 RESOLVED_STATUS = 4  # "Resolved" on the demo Help Desk board
@@ -244,29 +242,14 @@ DANGEROUS_SCRIPT = (
 
 async def test_fix_without_template_locks_its_run_options(browser, database_factory):
     async with pod_env(database_factory) as env:
-        async with env.database.write() as session:
-            account = await get_account_by_slug(session, "default")
-            ai_session = AISession(
-                account_id=account.id,
-                title=f"Ticket #{TICKET}",
-                psa_ticket_id=TICKET,
-                status="active",
-                state_version=1,
-                ticket_state="open",
-            )
-            session.add(ai_session)
-            await session.flush()
-            fix = SuggestedFix(
-                session_id=ai_session.id,
-                title="Clear the stuck jobs by hand",
-                summary="Stop the spooler, delete the queued files, start it again.",
-                confidence=40,
-                ai_drafted_script=DANGEROUS_SCRIPT,
-                status="suggested",
-            )
-            session.add(fix)
-            await session.flush()
-            fix_id = fix.id
+        _, fix_id = await add_fix(
+            env,
+            TICKET,
+            title="Clear the stuck jobs by hand",
+            summary="Stop the spooler, delete the queued files, start it again.",
+            confidence=40,
+            ai_drafted_script=DANGEROUS_SCRIPT,
+        )
 
         page = await new_page(browser)
         await page.goto(env.pod_screen(TICKET))

@@ -11,10 +11,8 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, expect
 
-from plugin.features.fixes.models import SuggestedFix
-from plugin.kernel.ai_sessions import AISession
-from plugin.kernel.tenancy import get_account_by_slug
 from tests.browser_kit import (
+    add_fix,
     axe_violations,
     chromium,
     new_page,
@@ -43,29 +41,14 @@ async def browser() -> AsyncIterator[Browser]:
 
 async def one_off_fix(env, script: str = ONE_OFF) -> tuple[int, int]:
     """An active session on TICKET whose fix is a one-off script (no template)."""
-    async with env.database.write() as tx:
-        account = await get_account_by_slug(tx, "default")
-        ai_session = AISession(
-            account_id=account.id,
-            title=f"Ticket #{TICKET}",
-            psa_ticket_id=TICKET,
-            status="active",
-            state_version=1,
-            ticket_state="open",
-        )
-        tx.add(ai_session)
-        await tx.flush()
-        fix = SuggestedFix(
-            session_id=ai_session.id,
-            title="Restart the label printer's spooler",
-            summary="Restart the spooler on the label print server.",
-            confidence=55,
-            edited_script=script,
-            status="suggested",
-        )
-        tx.add(fix)
-        await tx.flush()
-        return ai_session.id, fix.id
+    return await add_fix(
+        env,
+        TICKET,
+        title="Restart the label printer's spooler",
+        summary="Restart the spooler on the label print server.",
+        confidence=55,
+        edited_script=script,
+    )
 
 
 async def select_in(textarea, text: str) -> None:
