@@ -12,7 +12,7 @@ from aiohttp import web
 
 from plugin.features.accounts import routes as account_routes
 from plugin.features.accounts import token_routes
-from plugin.features.accounts.auth import authenticate
+from plugin.features.accounts.auth import TOKEN_CACHE, TokenCache, authenticate
 from plugin.features.accounts.service import ensure_default_account, ensure_secret_key
 from plugin.features.callbacks import routes as callback_routes
 from plugin.features.callbacks.intake import CALLBACK_INTAKE, CallbackIntake
@@ -106,6 +106,7 @@ def create_app(settings: Settings, *, workers: bool = True) -> web.Application:
     app[LLM] = GuardedLLM(build_llm(settings, database, metrics), database, instance)
     app[INSTANCE] = instance
     app[PREVIEW_CACHE] = PreviewCache(database)
+    app[TOKEN_CACHE] = TokenCache()
     app[SIMILAR_INDEX] = shared_index()
     app[CALLBACK_INTAKE] = intake
     app[POD_SIGN_IN] = PodSignIn(database, psa, instance, metrics=metrics)

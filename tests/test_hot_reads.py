@@ -21,7 +21,6 @@ from plugin.kernel.ai_sessions import AISession, get_ai_session
 from plugin.kernel.appkeys import SETTINGS
 from plugin.kernel.db import utcnow
 from plugin.kernel.http import json_response
-from plugin.kernel.inline_reads import hot_read_engine
 from plugin.kernel.tenancy import get_account, get_account_by_slug
 from plugin.views.sessions import SessionOut, TicketInfo, WritebackBrief
 from tests.conftest import _token
@@ -264,9 +263,8 @@ def _count_statements(client) -> list[str]:
             statements.append(statement)
 
     event.listen(db_of(client).engine.sync_engine, "before_cursor_execute", record)
-    hot = hot_read_engine(db_of(client))  # SQLite's reads on the loop, PostgreSQL's pool
-    if hot is not db_of(client).engine.sync_engine:
-        event.listen(hot, "before_cursor_execute", record)
+    # The hot reads' own connections: SQLite's read-only one, PostgreSQL's asyncpg pool.
+    db_of(client).hot_reads.observers.append(lambda statement: record(None, None, statement))
     return statements
 
 
@@ -334,12 +332,12 @@ async def test_a_token_revoked_on_another_replica_stops_working_within_the_cache
 ):
     from sqlalchemy import update
 
-    from plugin.features.accounts.auth import CACHE_SECONDS, TokenCache, use_token_cache
+    from plugin.features.accounts.auth import CACHE_SECONDS, TOKEN_CACHE
     from plugin.features.accounts.models import ApiToken
 
     client = quiet_client
     moment = [100.0]
-    use_token_cache(db_of(client), TokenCache(clock=lambda: moment[0]))
+    client.app[TOKEN_CACHE].clock = lambda: moment[0]
     headers = {"Authorization": f"Bearer {await _pod_token(client)}"}
     assert (await client.get("/api/v1/me", headers=headers)).status == 200
     async with db_of(client).write() as tx:  # what another replica's revocation writes
@@ -353,11 +351,12 @@ async def test_a_token_revoked_on_another_replica_stops_working_within_the_cache
 
 
 async def test_an_expired_token_is_refused_at_once_from_the_cache(quiet_client):
-    from plugin.features.accounts.auth import TokenCache, use_token_cache
+    from plugin.features.accounts.auth import TOKEN_CACHE
 
     client = quiet_client
     now = [utcnow()]
-    use_token_cache(db_of(client), TokenCache(clock=lambda: 0.0, wall=lambda: now[0]))
+    cache = client.app[TOKEN_CACHE]
+    cache.clock, cache.wall = (lambda: 0.0), (lambda: now[0])
     headers = {"Authorization": f"Bearer {await _pod_token(client, timedelta(minutes=1))}"}
     assert (await client.get("/api/v1/me", headers=headers)).status == 200
     statements = _count_statements(client)
@@ -369,12 +368,13 @@ async def test_an_expired_token_is_refused_at_once_from_the_cache(quiet_client):
 
 
 async def test_token_use_is_recorded_once_per_resolution_not_per_request(quiet_client):
-    from plugin.features.accounts.auth import LAST_USED_RESOLUTION, TokenCache, use_token_cache
+    from plugin.features.accounts.auth import LAST_USED_RESOLUTION, TOKEN_CACHE
 
     client = quiet_client
     now = [utcnow()]
     moment = [0.0]
-    use_token_cache(db_of(client), TokenCache(clock=lambda: moment[0], wall=lambda: now[0]))
+    cache = client.app[TOKEN_CACHE]
+    cache.clock, cache.wall = (lambda: moment[0]), (lambda: now[0])
     headers = {"Authorization": f"Bearer {await _pod_token(client)}"}
     statements = _count_statements(client)
     for _ in range(4):

@@ -13,7 +13,7 @@ import pytest_asyncio
 from playwright.async_api import Browser, Page, expect
 from sqlalchemy import select, update
 
-from plugin.features.accounts.auth import TokenCache, use_token_cache
+from plugin.features.accounts.auth import TOKEN_CACHE
 from plugin.features.accounts.models import ApiToken
 from plugin.features.fixes.models import SuggestedFix
 from plugin.kernel.appkeys import LLM
@@ -130,7 +130,7 @@ async def _work_a_ticket(browser, env):
         )
     # Written behind the service's back: a replica honours it once its token cache (5 s)
     # lets go, as it does here at once.
-    use_token_cache(env.database, TokenCache())
+    env.app[TOKEN_CACHE].clear()
 
     # Resolve: the preview opens at its top, edited, posted; the screen is asked to refresh.
     await pod.locator("#resolve-btn").click()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 
 from aiohttp import web
 
@@ -28,6 +29,7 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     if not args.no_migrate:
         run_async(settings, migrated_only)
     app = create_app(settings, workers=not getattr(args, "no_worker", False))
+    app.on_startup.append(_freeze_startup_objects)
     base = settings.public_url or f"http://{settings.host}:{settings.port}"
     print(f"Fixpilot is listening on http://{settings.host}:{settings.port} ({base})", flush=True)
     # run_app stops accepting on SIGTERM/SIGINT, lets in-flight requests finish for up to
@@ -41,3 +43,11 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
         access_log=None,
     )
     return 0
+
+
+async def _freeze_startup_objects(_app: web.Application) -> None:
+    """Everything loaded by now (modules, models, the mapper, the word vectors) lives as long
+    as the process: out of the collector's sight, a full collection scans only what requests
+    made since, not some 200,000 objects (a 60-100 ms pause for every request in flight)."""
+    gc.collect()
+    gc.freeze()

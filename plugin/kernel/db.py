@@ -23,6 +23,8 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 
+from plugin.kernel.hot_reads import HotReads
+
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -97,6 +99,7 @@ class Database:
         if self.is_sqlite:
             _configure_sqlite(self.engine.sync_engine)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.hot_reads = HotReads(url, self.engine)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -150,6 +153,7 @@ class Database:
         return insert_for(self.engine.dialect.name, table)
 
     async def dispose(self) -> None:
+        await self.hot_reads.dispose()
         await self.engine.dispose()
 
 

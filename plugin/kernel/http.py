@@ -297,6 +297,11 @@ def to_json(value: Any) -> Any:
 
 
 def json_response(value: Any, status: int = 200) -> web.Response:
+    if isinstance(value, BaseModel):  # serialised by pydantic-core in one step
+        body = value.model_dump_json().encode()
+        return web.Response(
+            body=body, status=status, content_type="application/json", charset="utf-8"
+        )
     return web.json_response(to_json(value), status=status, dumps=_dumps)
 
 

@@ -4,11 +4,12 @@ hottest read). A read model: it reads what several features wrote, so it sits ab
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Row, and_, bindparam, func, select
+from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from plugin.features.fixes.models import SuggestedFix
@@ -21,7 +22,6 @@ from plugin.kernel.ai_sessions import AISession
 from plugin.kernel.db import utcnow
 from plugin.kernel.errors import NotFound, Unprocessable
 from plugin.kernel.http import Req, RouteTable
-from plugin.kernel.inline_reads import read_rows
 from plugin.kernel.pagination import fetch_page
 from plugin.kernel.preferences import AccountPreferences
 from plugin.kernel.states import FixStatus
@@ -150,7 +150,8 @@ async def list_sessions(req: Req[Any, SessionQuery]) -> SessionPage:
 async def get_one_session(req: Req) -> SessionOut:
     session_id = req.path_int("session_id")
     # One Core statement, not an ORM session: one statement is one read transaction.
-    rows = await read_rows(req.database, _ONE, {"account_id": req.account_id, "sid": session_id})
+    params = {"account_id": req.account_id, "sid": session_id}
+    rows = await req.database.hot_reads.rows(_ONE, params)
     if not rows:
         raise NotFound(f"AI session {session_id} does not exist.", code="ai_session_not_found")
     return _session_out(rows[0], utcnow(), _Nudge(req))
@@ -162,7 +163,7 @@ async def sessions_out(db: AsyncSession, req: Req, ai_session_ids: list[int]) ->
         return []
     conn = await db.connection()
     result = await conn.execute(_MANY, {"account_id": req.account_id, "ids": ai_session_ids})
-    by_id = {row.id: row for row in result}
+    by_id = {row.id: row._mapping for row in result}
     now, nudge = utcnow(), _Nudge(req)
     return [_session_out(by_id[i], now, nudge) for i in ai_session_ids if i in by_id]
 
@@ -253,8 +254,7 @@ class _Nudge:
         return self.value
 
 
-def _session_out(row: Row, now: datetime, nudge: _Nudge) -> SessionOut:
-    m = row._mapping
+def _session_out(m: Mapping[str, Any], now: datetime, nudge: _Nudge) -> SessionOut:
     fix = mode = None
     if m["fix_id"] is not None:
         fix = FixOut(

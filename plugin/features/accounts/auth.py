@@ -9,17 +9,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from weakref import WeakKeyDictionary
 
 from aiohttp import web
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from plugin.features.accounts.models import ApiToken
 from plugin.kernel.db import Database, utcnow
 from plugin.kernel.errors import Forbidden, Unauthorized
 from plugin.kernel.http import Principal
-from plugin.kernel.inline_reads import read_rows
 from plugin.kernel.states import TokenKind, TokenRole
 from plugin.kernel.tenancy import Account
 
@@ -62,13 +60,15 @@ async def create_token(
 
 
 async def authenticate(request: web.Request, database: Database, required_role: str) -> Principal:
+    """The caller of a request, from its bearer token (a TokenCache must be under
+    TOKEN_CACHE)."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip() or not token.isascii():
         raise Unauthorized(
             "Send an API token as 'Authorization: Bearer <token>'.", code="missing_token"
         )
-    cache = token_cache(database)
+    cache = request.app[TOKEN_CACHE]
     token_hash = hash_token(token.strip())
     known = cache.get(token_hash)
     if known is None:
@@ -136,55 +136,47 @@ class TokenCache:
         while len(self._known) > self.cap:  # the oldest load goes first
             del self._known[next(iter(self._known))]
 
+    def clear(self) -> None:
+        self._known.clear()
+
     def forget(self, token_id: int) -> None:
         for token_hash in [h for h, k in self._known.items() if k.principal.token_id == token_id]:
             del self._known[token_hash]
 
 
-_caches: WeakKeyDictionary[Database, TokenCache] = WeakKeyDictionary()
+TOKEN_CACHE = web.AppKey("token_cache", TokenCache)
 
-
-def token_cache(database: Database) -> TokenCache:
-    """The token cache of a database (one per application, as the database is)."""
-    cache = _caches.get(database)
-    if cache is None:
-        cache = _caches[database] = TokenCache()
-    return cache
-
-
-def use_token_cache(database: Database, cache: TokenCache) -> None:
-    """Replace a database's token cache (tests: a cache with a clock they move)."""
-    _caches[database] = cache
+_T, _A = ApiToken.__table__, Account.__table__
+_TOKEN_BY_HASH = (
+    select(
+        _T.c.id,
+        _T.c.account_id,
+        _T.c.role,
+        _T.c.kind,
+        _T.c.member_id,
+        _T.c.expires_at,
+        _T.c.last_used_at,
+        _T.c.revoked_at,
+        _A.c.slug,
+    )
+    .select_from(_T.join(_A, _A.c.id == _T.c.account_id))
+    .where(_T.c.token_hash == bindparam("token_hash"))
+)
 
 
 async def _load(database: Database, token_hash: str) -> KnownToken | None:
-    t, a = ApiToken.__table__, Account.__table__
-    rows = await read_rows(
-        database,
-        select(
-            t.c.id,
-            t.c.account_id,
-            t.c.role,
-            t.c.kind,
-            t.c.member_id,
-            t.c.expires_at,
-            t.c.last_used_at,
-            t.c.revoked_at,
-            a.c.slug,
-        )
-        .select_from(t.join(a, a.c.id == t.c.account_id))
-        .where(t.c.token_hash == token_hash),
-        {},
-    )
-    row = rows[0] if rows else None
-    if row is None:
+    rows = await database.hot_reads.rows(_TOKEN_BY_HASH, {"token_hash": token_hash})
+    if not rows:
         return None
+    row = rows[0]
     principal = Principal(
-        account_id=row.account_id,
-        account_slug=row.slug,
-        role=row.role,
-        token_id=row.id,
-        kind=row.kind,
-        member_id=row.member_id,
+        account_id=row["account_id"],
+        account_slug=row["slug"],
+        role=row["role"],
+        token_id=row["id"],
+        kind=row["kind"],
+        member_id=row["member_id"],
     )
-    return KnownToken(principal, row.revoked_at is not None, row.expires_at, row.last_used_at)
+    return KnownToken(
+        principal, row["revoked_at"] is not None, row["expires_at"], row["last_used_at"]
+    )

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from plugin.features.accounts.auth import create_token, token_cache
+from plugin.features.accounts.auth import TOKEN_CACHE, create_token
 from plugin.features.accounts.models import ApiToken
 from plugin.kernel.db import utcnow
 from plugin.kernel.errors import Conflict
@@ -118,5 +118,5 @@ async def revoke_token(req: Req) -> TokenOut:
         row.revoked_at = row.revoked_at or utcnow()
         await tx.flush()
         out = TokenOut(**_out(row))
-    token_cache(req.database).forget(token_id)  # other replicas: within CACHE_SECONDS
+    req.app[TOKEN_CACHE].forget(token_id)  # other replicas: within CACHE_SECONDS
     return out
