@@ -19,7 +19,7 @@ from plugin.kernel.tenancy import get_account_by_slug
 
 
 @asynccontextmanager
-async def served_app(database_url: str | None = None, **overrides):
+async def served_app(database_url: str | None = None, *, workers: bool = True, **overrides):
     with tempfile.TemporaryDirectory() as tmp:
         url = database_url or f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
         await upgrade(url)
@@ -36,7 +36,7 @@ async def served_app(database_url: str | None = None, **overrides):
         from plugin.kernel.logging import configure_logging
 
         configure_logging("console", "warning")
-        client = TestClient(TestServer(create_app(settings)))
+        client = TestClient(TestServer(create_app(settings, workers=workers)))
         await client.start_server()
         try:
             async with client.app[DATABASE].write() as session:

@@ -12,7 +12,6 @@ from sqlalchemy import update
 from sqlalchemy.exc import OperationalError
 
 from plugin.app import create_app
-from plugin.features.callbacks import intake as intake_module
 from plugin.features.callbacks import worker as worker_module
 from plugin.features.callbacks import writer as writer_module
 from plugin.features.callbacks.intake import CALLBACK_INTAKE
@@ -164,7 +163,7 @@ async def test_a_store_slower_than_the_deadline_answers_429_and_still_lands(
     db = services_of(cw_client).db
     first, raw = distinct_bodies(cw_sim, 2)
     assert (await deliver(cw_client, first, cw_sim.signing_key)).status == 202  # warm the key
-    monkeypatch.setattr(intake_module, "STORE_SECONDS", 0.1)
+    cw_client.app[CALLBACK_INTAKE].writer.deadline = 0.1
     real = writer_module.store_batch
 
     async def slow(database, rows):
@@ -182,3 +181,32 @@ async def test_a_store_slower_than_the_deadline_answers_429_and_still_lands(
     monkeypatch.setattr(writer_module, "store_batch", real)
     retried = await deliver(cw_client, raw, cw_sim.signing_key)  # ConnectWise retries
     assert (retried.status, (await retried.json())["status"]) == (200, "duplicate")
+
+
+async def test_requests_past_their_deadline_are_answered_by_one_timer_and_still_land(tmp_path):
+    from plugin.features.callbacks.writer import IntakeWriter, StoreTooSlow
+
+    stored: list[list[dict]] = []
+    release = asyncio.Event()
+
+    class SlowWriter(IntakeWriter):
+        async def _write(self, batch):  # the database stalls, then stores the batch
+            await release.wait()
+            stored.append([w.values for w in batch])
+            for waiting, n in zip(batch, range(len(batch)), strict=True):
+                if not waiting.answer.done():
+                    waiting.answer.set_result(n)
+
+    writer = SlowWriter(database=None, deadline=0.05, linger=0)
+    loop = asyncio.get_running_loop()
+    timers_before = len(loop._scheduled)
+    answers = [writer.submit({"n": i}) for i in range(50)]
+    assert len(loop._scheduled) - timers_before == 1  # one deadline timer, not fifty
+    results = await asyncio.gather(*answers, return_exceptions=True)
+    assert all(isinstance(r, StoreTooSlow) for r in results)
+    release.set()
+    await asyncio.sleep(0.05)
+    assert sum(len(b) for b in stored) == 50  # answered 429, stored all the same
+    on_time = writer.submit({"n": 50})
+    assert await asyncio.wait_for(on_time, 1) == 0
+    await writer.aclose()

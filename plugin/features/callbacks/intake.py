@@ -25,7 +25,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from plugin.features.callbacks.keys import KeyFetcher, KeyUnavailable, SigningKeyCache
-from plugin.features.callbacks.writer import IntakeWriter
+from plugin.features.callbacks.writer import IntakeWriter, StoreTooSlow
 from plugin.features.callbacks.writer import store_event as store_event  # re-exported
 from plugin.kernel.db import Database
 from plugin.kernel.metrics import Metrics
@@ -121,7 +121,7 @@ class CallbackIntake:
 
     def __post_init__(self) -> None:
         if self.writer is None:
-            self.writer = IntakeWriter(self.database)
+            self.writer = IntakeWriter(self.database, deadline=STORE_SECONDS)
 
     def _counted(self, fetch: KeyFetcher) -> KeyFetcher:
         """`fetch`, counted in fixpilot_signing_key_fetches_total by result."""
@@ -213,6 +213,10 @@ class CallbackIntake:
             # Never fetched: a forged body could point at a key its author controls.
             log.warning("callback_rejected", account=account.slug, reason="key_url not on the host")
             return IntakeResult(401, "unauthorized")
+        if self.keys.verified_by_cached_key(
+            account.id, envelope.key_url, raw, signature, source.verify_signature
+        ):
+            return envelope
         try:
             async with asyncio.timeout(KEY_FETCH_SECONDS):
                 authentic = await self.keys.verify(
@@ -246,16 +250,15 @@ class CallbackIntake:
             log.info("callback_ignored", account=account.slug, reason=reason)
             return IntakeResult(200, "ignored")
         values = event_values(account.id, envelope, raw, source)
-        answer = self.writer.submit(values)
-        # Past the deadline the store still lands (or fails) in its batch: if it lands,
-        # ConnectWise's retry of our 429 is a harmless duplicate.
-        done, _ = await asyncio.wait({answer}, timeout=STORE_SECONDS)
-        if not done:
+        try:
+            event_id = await self.writer.submit(values)
+        except StoreTooSlow:
+            # The store still lands (or fails) in its batch: if it lands, ConnectWise's retry
+            # of our 429 is a harmless duplicate.
             log.warning("callback_not_stored", account=account.slug, reason="store too slow")
             return IntakeResult(429, "retry_later")
-        if answer.exception() is not None:
-            return IntakeResult(429, "retry_later")  # logged once for the whole batch
-        event_id = answer.result()
+        except Exception:  # the batch failed: logged once for all of it by the writer
+            return IntakeResult(429, "retry_later")
         if event_id is None:
             return IntakeResult(200, "duplicate")
         self.wake.set()

@@ -6,13 +6,15 @@ flush per request caps intake at the disk's flush rate, one per batch does not. 
 is being written the next one gathers, so batches grow with the load by themselves; a short
 linger lets a burst's first requests share a batch too. A failed batch fails every request
 in it (they answer 429 and ConnectWise retries), and since it was one transaction nothing of
-it is half-stored.
+it is half-stored. A request whose callback is not stored by its deadline is answered
+StoreTooSlow by one timer for all of them (not a timer per request: intake's hot path).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +27,10 @@ from plugin.kernel.states import CallbackEventStatus
 log = structlog.get_logger("fixpilot.callbacks.writer")
 
 EventKey = tuple[int, str]  # (account id, dedupe key)
+
+
+class StoreTooSlow(Exception):
+    """The callback was not stored by its deadline; it may still land in its batch."""
 
 
 async def store_batch(database: Database, rows: list[dict[str, Any]]) -> list[int | None]:
@@ -78,12 +84,15 @@ class IntakeWriter:
     database: Database
     max_batch: int = 256
     linger: float = 0.001  # seconds a batch waits for company once its first request came
+    deadline: float = 2.0  # seconds a request waits for its store before StoreTooSlow
     _waiting: list[_Waiting] = field(default_factory=list)
     _arrived: asyncio.Event = field(default_factory=asyncio.Event)
     # Set while no request waits for its callback to be stored (shutdown waits for it).
     idle: asyncio.Event = field(default_factory=asyncio.Event)
     _task: asyncio.Task | None = None
     _last_submit: float = float("-inf")
+    _by_deadline: deque[tuple[float, asyncio.Future]] = field(default_factory=deque)
+    _sweeper: asyncio.TimerHandle | None = None
 
     def __post_init__(self) -> None:
         self.idle.set()
@@ -92,13 +101,32 @@ class IntakeWriter:
         """A future of the stored event's id (None for a duplicate), or of the error."""
         loop = asyncio.get_running_loop()
         answer = loop.create_future()
-        self._last_submit = loop.time()
+        self._last_submit = now = loop.time()
         self._waiting.append(_Waiting(values, answer))
+        due = now + self.deadline
+        self._by_deadline.append((due, answer))
+        if self._sweeper is None or self._sweeper.when() > due:  # (deadline was shortened)
+            if self._sweeper is not None:
+                self._sweeper.cancel()
+            self._sweeper = loop.call_at(due, self._sweep)
         self.idle.clear()
         self._arrived.set()
         if self._task is None or self._task.done():
             self._task = loop.create_task(self._run(), name="callback-intake-writer")
         return answer
+
+    def _sweep(self) -> None:
+        """Answer StoreTooSlow to every request past its deadline (in submission order, so
+        the oldest are first), then wait for the next deadline."""
+        loop = asyncio.get_running_loop()
+        now, pending = loop.time(), self._by_deadline
+        while pending and (pending[0][1].done() or pending[0][0] <= now):
+            _, answer = pending.popleft()
+            _settle(answer, exc=StoreTooSlow())
+        for due, answer in pending:  # behind a longer deadline than theirs (it was shortened)
+            if due <= now:
+                _settle(answer, exc=StoreTooSlow())
+        self._sweeper = loop.call_at(pending[0][0], self._sweep) if pending else None
 
     def quiet_for(self) -> float:
         """Seconds since the last callback was submitted."""
@@ -147,6 +175,9 @@ class IntakeWriter:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
 
 
 def _settle(answer: asyncio.Future, *, result: Any = None, exc: Exception | None = None) -> None:
