@@ -449,7 +449,7 @@ async def test_the_hot_read_pool_is_closed_with_the_database(aiohttp_client, mak
     from tests.conftest import BACKEND, PG_ADMIN_URL
 
     if BACKEND == "sqlite":
-        pytest.skip("the SQLite hot reads hold no pool of their own")
+        pytest.skip("SQLite's hot reads hold one file connection, no server to ask about it")
     import asyncpg
 
     client = await aiohttp_client(create_app(make_settings(worker_poll_seconds=3600)))
@@ -497,3 +497,23 @@ async def test_a_hot_read_on_a_connection_the_server_dropped_is_run_again(quiet_
     assert dropped >= 1
     resp = await client.get(url, headers=headers)  # the token is cached: only the hot read
     assert resp.status == 200, await resp.text()
+
+
+async def test_an_unreachable_postgresql_fails_a_hot_read_as_the_engine_would():
+    """The service answers 503 for a database error (DBAPIError); a hot read bypassing the
+    engine must raise the same, not the driver's own exception (a 500)."""
+    from sqlalchemy import literal
+    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from plugin.kernel.hot_reads import HotReads
+
+    url = "postgresql+asyncpg://postgres@127.0.0.1:9/nowhere"  # the discard port: refused
+    engine = create_async_engine(url)
+    hot = HotReads(url, engine)
+    try:
+        with pytest.raises(DBAPIError):
+            await hot.rows(select(literal(1).label("one")), {})
+    finally:
+        await hot.dispose()
+        await engine.dispose()
