@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
-from sqlalchemy import and_, bindparam, func, select
+from sqlalchemy import and_, bindparam, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from plugin.features.fixes.models import SuggestedFix
@@ -220,7 +220,9 @@ _FROM = (
         and_(
             _F.c.session_id == _S.c.id,
             _F.c.superseded_at.is_(None),
-            _F.c.status != FixStatus.DISMISSED.value,
+            # A literal, not a parameter: SQLite re-plans a statement on every execution when
+            # a parameter decides whether a partial index (the one-active-fix index) applies.
+            _F.c.status != literal_column(f"'{FixStatus.DISMISSED.value}'"),
         ),
     )
     .outerjoin(_W, _W.c.id == _NEWEST_WRITEBACK)
