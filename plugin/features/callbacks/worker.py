@@ -1,29 +1,32 @@
 """The background worker that processes stored callback events, on the leased queue of
 kernel.queue: the effects of processing an event are committed only while the claim still
 holds, so an event whose lease ran out and was claimed again elsewhere is applied once. A
-failure is retried with exponential backoff and dead-lettered after MAX_ATTEMPTS."""
+failure is retried with exponential backoff and dead-lettered after MAX_ATTEMPTS. A batch
+is applied in one transaction, each event in a savepoint of its own."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
 from sqlalchemy import select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from plugin.features.callbacks import processing
 from plugin.features.callbacks.intake import CallbackIntake
 from plugin.features.callbacks.models import PSACallbackEvent
-from plugin.kernel.db import Database, utcnow
+from plugin.kernel.db import Database, is_retryable, utcnow
 from plugin.kernel.metrics import Metrics
 from plugin.kernel.psa import PSAConnections
 from plugin.kernel.queue import Claim, LeasedQueue, background_worker, exponential_backoff
 from plugin.kernel.secret_memory import SecretBox
 from plugin.kernel.states import CallbackEventStatus
-from plugin.kernel.tenancy import Account, get_account
+from plugin.kernel.tenancy import Account
 from providers.psa import PSAError
 
 log = structlog.get_logger("fixpilot.callbacks.worker")
@@ -60,7 +63,7 @@ async def run_batch(
     box: SecretBox | None = None,
     intake_quiet_for: Callable[[], float] | None = None,
 ) -> int:
-    """Claim due events and process them one by one; returns how many were claimed.
+    """Claim due events and process them; returns how many were claimed.
     `now` is the clock for claiming and backoff (tests move it forward); `box` is the
     session secret memory's. `intake_quiet_for` says how long ago a callback last came in
     to this process: while that is recent the worker steps aside, since it shares the core
@@ -72,13 +75,10 @@ async def run_batch(
         limit = BUSY_BATCH
     now = now or utcnow()
     claims = await claim_due(database, now=now, limit=limit)
-    loaded = await _load(database, claims) if claims else {}
-    for claim in claims:
-        await process_claimed(
-            database, psa, metrics, claim, now=now, box=box, loaded=loaded.get(claim.id)
+    if claims:
+        await process_claims(
+            database, psa, metrics, claims, now=now, box=box, loaded=await _load(database, claims)
         )
-        if intake_quiet_for is not None and intake_quiet_for() < QUIET_SECONDS:
-            await _step_aside(intake_quiet_for)
     return len(claims)
 
 
@@ -118,43 +118,100 @@ async def process_claimed(
     *,
     now: datetime,
     box: SecretBox | None = None,
-    loaded: tuple[Any, Any] | None = None,
 ) -> None:
-    """`loaded` is the event and its account when the batch read them already."""
-    if loaded is not None:
-        event, account = loaded
-    else:
-        async with database.read() as db:
-            event = await db.get(PSACallbackEvent, claim.id)
-            account = await get_account(db, event.account_id) if event else None
-    if event is None or account is None:
-        return
-    log_ = log.bind(event_id=event.id, record_id=event.record_id, action=event.action)
+    """One claimed event on its own."""
+    await process_claims(
+        database, psa, metrics, [claim], now=now, box=box, loaded=await _load(database, [claim])
+    )
+
+
+@dataclass
+class _Ready:
+    claim: Claim
+    event: PSACallbackEvent
+    account: Account
+    change: processing.TicketChange
+    outcome: processing.Outcome | None = None
+    failure: Exception | None = None
+
+
+async def process_claims(
+    database: Database,
+    psa: PSAConnections,
+    metrics: Metrics,
+    claims: list[Claim],
+    *,
+    now: datetime,
+    box: SecretBox | None,
+    loaded: dict[int, tuple[Any, Any]],
+) -> None:
+    """Read what each event needs from the PSA, then apply them all in one transaction, each
+    in a savepoint of its own: one commit (one disk flush) per batch, not per event, and an
+    event that fails is rolled back alone, retried later on its own backoff."""
+    ready: list[_Ready] = []
+    for claim in claims:
+        event, account = loaded.get(claim.id, (None, None))
+        if event is None or account is None:
+            continue
+        try:
+            change = await processing.prepare(event, psa.for_account(account))
+        except asyncio.CancelledError:
+            raise  # shutting down: the lease runs out and another worker takes the event
+        except Exception as exc:
+            await _record_failure(database, metrics, claim, exc, now=now)
+            continue
+        ready.append(_Ready(claim, event, account, change))
+    # Ticket by ticket, each ticket's events in the order they came: two workers applying
+    # batches that share tickets lock their snapshots in the same order (no deadlock).
+    ready.sort(key=lambda r: (r.event.record_id or 0, r.claim.id))
     try:
-        change = await processing.prepare(event, psa.for_account(account))
-        async with database.write() as tx:
-            if not await _still_ours(tx, claim):
-                log_.warning("callback_event_lease_lost")
-                await tx.rollback()
-                return
-            outcome = await processing.apply(tx, account, change, box)
-            await tx.execute(
-                update(PSACallbackEvent)
-                .where(PSACallbackEvent.id == claim.id)
-                .values(
-                    status=outcome.status,
-                    processed_at=utcnow(),
-                    lease_until=None,
-                    last_error=outcome.note,
-                )
-            )
+        await database.write_retrying(lambda tx: _apply_all(tx, ready, box))
     except asyncio.CancelledError:
-        raise  # shutting down: the lease runs out and another worker takes the event
-    except Exception as exc:
-        await _record_failure(database, metrics, claim, exc, now=now)
-        return
-    metrics.background.labels(_WORKER, outcome.status).inc()
-    log_.info("callback_event_processed", status=outcome.status, note=outcome.note)
+        raise
+    except Exception as exc:  # the transaction itself failed: nothing of it was stored
+        for item in ready:
+            item.outcome, item.failure = None, exc
+    for item in ready:
+        log_ = log.bind(event_id=item.event.id, record_id=item.event.record_id)
+        if item.failure is not None:
+            await _record_failure(database, metrics, item.claim, item.failure, now=now)
+        elif item.outcome is None:
+            log_.warning("callback_event_lease_lost")
+        else:
+            metrics.background.labels(_WORKER, item.outcome.status).inc()
+            log_.info(
+                "callback_event_processed",
+                action=item.event.action,
+                status=item.outcome.status,
+                note=item.outcome.note,
+            )
+
+
+async def _apply_all(tx: AsyncSession, ready: list[_Ready], box: SecretBox | None) -> None:
+    for item in ready:  # run again whole if the transaction is retried (a deadlock victim)
+        item.outcome = item.failure = None
+        try:
+            async with tx.begin_nested():
+                if not await _still_ours(tx, item.claim):
+                    continue
+                outcome = await processing.apply(tx, item.account, item.change, box)
+                await tx.execute(
+                    update(PSACallbackEvent)
+                    .where(PSACallbackEvent.id == item.claim.id)
+                    .values(
+                        status=outcome.status,
+                        processed_at=utcnow(),
+                        lease_until=None,
+                        last_error=outcome.note,
+                    )
+                )
+            item.outcome = outcome
+        except DBAPIError as exc:
+            if is_retryable(exc):
+                raise  # the whole transaction is lost: write_retrying runs it again
+            item.failure = exc
+        except Exception as exc:
+            item.failure = exc
 
 
 async def _still_ours(tx: AsyncSession, claim: Claim) -> bool:
