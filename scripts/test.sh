@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the test dependencies and runs the whole suite: on SQLite, then again on
-# PostgreSQL when it is reachable (each test in a fresh database it creates and drops).
+# PostgreSQL when it is reachable (each test in a fresh database it creates and drops; the
+# tests that use no database of the backend under test run in the SQLite pass only).
 # Extra arguments go to pytest, e.g. `bash scripts/test.sh -k writeback`.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,6 +1,8 @@
 """Test fixtures. The suite runs on one backend per run: FIXPILOT_TEST_DB=sqlite (default)
 or postgresql (the README's test command runs both). Each test gets a fresh database
-cloned from one migrated template, and drops it afterwards."""
+cloned from one migrated template, and drops it afterwards. A test that never asks for a
+database of the backend under test (pure functions, the demo on its own embedded SQLite)
+answers the same on both, so the PostgreSQL run leaves it to the SQLite run."""
 
 from __future__ import annotations
 
@@ -25,6 +27,15 @@ pytest_plugins = ["tests.fake_anthropic"]
 
 def pytest_report_header(config) -> str:
     return f"fixpilot database backend: {BACKEND}"
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    if BACKEND == "sqlite" or os.environ.get("FIXPILOT_TEST_EVERY_TEST_ON_EACH_BACKEND"):
+        return
+    on_backend = [item for item in items if "database_factory" in item.fixturenames]
+    if len(on_backend) < len(items):
+        config.hook.pytest_deselected(items=[i for i in items if i not in set(on_backend)])
+        items[:] = on_backend
 
 
 def _pg_url(dbname: str) -> str:
