@@ -63,6 +63,11 @@ def configure_logging(fmt: str | None = None, level: str = "info") -> None:
             renderer,
         ],
     )
+    # Nothing rendered here reads a record's thread, process or calling frame (structlog
+    # renders its own fields): not collecting them halves what a line costs (the request
+    # line: 46 -> 23 us).
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+    logging._srcfile = None
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter)
     root = logging.getLogger()

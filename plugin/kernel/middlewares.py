@@ -34,6 +34,20 @@ def make_middlewares(metrics: Metrics) -> list:
 
 def _request_context(metrics: Metrics):
     """A request id bound for the logs, a log line and metrics per request."""
+    # The metric children of each (method, route, status), looked up once: `labels()` checks
+    # and locks on every call.
+    children: dict[tuple[str, str, int], tuple] = {}
+
+    def observe(method: str, route: str, status: int, elapsed: float) -> None:
+        key = (method, route, status)
+        pair = children.get(key)
+        if pair is None:
+            pair = children[key] = (
+                metrics.requests.labels(method, route, str(status)),
+                metrics.latency.labels(method, route),
+            )
+        pair[0].inc()
+        pair[1].observe(elapsed)
 
     @web.middleware
     async def request_context(request: web.Request, handler):
@@ -53,8 +67,7 @@ def _request_context(metrics: Metrics):
         finally:
             elapsed = time.perf_counter() - started
             route = route_label(request)
-            metrics.requests.labels(request.method, route, str(status)).inc()
-            metrics.latency.labels(request.method, route).observe(elapsed)
+            observe(request.method, route, status, elapsed)
             if route not in ("/healthz", "/metrics"):
                 log_request(
                     request.method,
