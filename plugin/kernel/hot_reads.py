@@ -41,9 +41,12 @@ PG_POOL_SIZE = 16
 # Hot reads are module-level statements, each compiled once: a handful, never one per call.
 MAX_STATEMENTS = 64
 # What a connection the server dropped (a restart, a failover) raises on its next use.
+# (InternalClientError: a connection left mid-operation by a drop, "another operation is in
+# progress" on its next use.)
 _DROPPED = (
-    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
+    asyncpg.exceptions.InternalClientError,
     asyncpg.exceptions.AdminShutdownError,
     asyncpg.exceptions.CannotConnectNowError,
     ConnectionError,
@@ -181,6 +184,11 @@ class _PgReads:
                 async with pool.acquire() as conn:
                     return await conn.fetch(compiled.sql, *args)
             except _DROPPED as exc:
+                # A server that dropped one connection (a restart, a failover) has dropped
+                # them all: every pooled one is replaced before its next use, as the engine's
+                # pool does on a disconnect.
+                if self._pool is not None:
+                    await self._pool.expire_connections()
                 if attempt == 2:
                     raise _as_dbapi_error(compiled.sql, exc) from exc
             except (asyncpg.PostgresError, OSError) as exc:
