@@ -165,16 +165,16 @@ async def test_same_delivery_three_times_is_one_event_processed_once(cw_client, 
 
 async def test_store_failure_answers_429_and_the_retry_is_stored(cw_client, cw_sim, monkeypatch):
     db = services_of(cw_client).db
-    real_write = db.write
+    real_insert = db.hot_writes.insert_or_ignore
     failures = []
 
-    def failing_write():
+    async def failing_insert(insert, rows):
         if not failures:
             failures.append(1)
             raise OperationalError("INSERT", {}, Exception("database is locked"))
-        return real_write()
+        return await real_insert(insert, rows)
 
-    monkeypatch.setattr(db, "write", failing_write)
+    monkeypatch.setattr(db.hot_writes, "insert_or_ignore", failing_insert)
     raw = fixture_body("ticket__updated", cw_sim.site_url)
 
     first = await deliver(cw_client, raw, cw_sim.signing_key)

@@ -149,6 +149,25 @@ def test_record_id_falls_back_to_the_entity_id():
 
 
 @pytest.mark.parametrize(
+    "body",
+    [
+        # What the fast parser refuses but JSON allows is read as the json module reads it.
+        {"Action": "updated", "Type": "ticket", "ID": 7, "Entity": json.dumps({"n": 2**80})},
+        {"Action": "updated", "Type": "ticket", "ID": 7, "note": "\ud800 lone"},
+        {"Action": "updated", "Type": "ticket", "ID": 7, "Entity": json.dumps({"s": "\udfff"})},
+        # Repeated keys: the last one counts, as in the json module.
+        {"Action": "updated", "Type": "ticket", "ID": 7, "Entity": '{"id": 1, "id": 2}'},
+    ],
+)
+def test_a_body_reads_as_the_json_module_reads_it(body: dict):
+    raw = json.dumps(body).encode()
+    envelope = parse_callback(raw)
+    entity = body.get("Entity")
+    assert envelope.entity == (json.loads(entity) if entity else None)
+    assert envelope.record_id == 7
+
+
+@pytest.mark.parametrize(
     ("raw", "complaint"),
     [
         (b"not json", "not valid JSON"),
@@ -158,6 +177,9 @@ def test_record_id_falls_back_to_the_entity_id():
         (b'{"Action": "updated", "ID": 1}', "Type"),
         (b'{"Action": "updated", "Type": "ticket", "Entity": "{not json"}', "not JSON"),
         (b'{"Action": "updated", "Type": "ticket", "Entity": "[1]"}', "not a JSON object"),
+        (b'{"Action": "updated", "Type": "ticket", "ID": NaN}', "not valid JSON"),
+        (b'{"Action": "updated", "Type": "ticket", "Entity": "{\\"x\\": -Infinity}"}', "not JSON"),
+        (b'{"Action": "updated", "Type": "ticket"', "not valid JSON"),
     ],
 )
 def test_malformed_bodies_are_rejected(raw: bytes, complaint: str):

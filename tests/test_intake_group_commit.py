@@ -9,7 +9,6 @@ import time
 from contextlib import asynccontextmanager
 
 from sqlalchemy import update
-from sqlalchemy.exc import OperationalError
 
 from plugin.app import create_app
 from plugin.features.callbacks import worker as worker_module
@@ -86,22 +85,11 @@ async def test_a_failed_batch_answers_429_to_all_of_it_and_stores_none_of_it(
     bodies = distinct_bodies(cw_sim, 9)
     await deliver(cw_client, bodies[0], cw_sim.signing_key)  # warm the key
     sizes.clear()
-    real_write = db.write
-    failed = []
-
-    @asynccontextmanager
-    async def fails_at_commit():
-        async with real_write() as tx:
-            yield tx  # the batch's INSERT runs...
-            if not failed and asyncio.current_task().get_name() == "callback-intake-writer":
-                failed.append(1)  # ...and its commit fails
-                raise OperationalError("COMMIT", {}, Exception("disk I/O error"))
-
-    monkeypatch.setattr(db, "write", fails_at_commit)
-
-    answers = await asyncio.gather(
-        *(deliver(cw_client, raw, cw_sim.signing_key) for raw in bodies[1:])
-    )
+    # The database refuses one row of the batch, with others of it already inserted.
+    async with refusing_record(db, 800_005):
+        answers = await asyncio.gather(
+            *(deliver(cw_client, raw, cw_sim.signing_key) for raw in bodies[1:])
+        )
 
     assert sizes == [8]
     assert [r.status for r in answers] == [429] * 8
@@ -112,6 +100,35 @@ async def test_a_failed_batch_answers_429_to_all_of_it_and_stores_none_of_it(
     )
     assert [r.status for r in retried] == [202] * 8
     assert len(await events(db)) == 9
+
+
+@asynccontextmanager
+async def refusing_record(db, record_id: int):
+    """A trigger that makes the database refuse to store a callback event of `record_id`."""
+    if db.is_sqlite:
+        create = [
+            "CREATE TRIGGER refuse_event BEFORE INSERT ON psa_callback_events "
+            f"WHEN NEW.record_id = {record_id} BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        ]
+        drop = ["DROP TRIGGER refuse_event"]
+    else:
+        create = [
+            "CREATE FUNCTION refuse_event() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            f"IF NEW.record_id = {record_id} THEN RAISE EXCEPTION 'refused'; END IF; "
+            "RETURN NEW; END $$",
+            "CREATE TRIGGER refuse_event BEFORE INSERT ON psa_callback_events "
+            "FOR EACH ROW EXECUTE FUNCTION refuse_event()",
+        ]
+        drop = ["DROP TRIGGER refuse_event ON psa_callback_events", "DROP FUNCTION refuse_event"]
+    async with db.engine.begin() as conn:
+        for statement in create:
+            await conn.exec_driver_sql(statement)
+    try:
+        yield
+    finally:
+        async with db.engine.begin() as conn:
+            for statement in drop:
+                await conn.exec_driver_sql(statement)
 
 
 async def test_a_disconnected_account_stops_taking_callbacks_within_the_cache_ttl(

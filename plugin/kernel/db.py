@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_asyn
 from sqlalchemy.orm import DeclarativeBase
 
 from plugin.kernel.hot_reads import HotReads
+from plugin.kernel.hot_writes import HotWrites
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -39,6 +40,16 @@ BUSY_TIMEOUT_MS = 5000
 RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
 WRITE_ATTEMPTS = 3
 SQLITE_BEGIN_ATTEMPTS = 4
+# Every SQLite connection's settings (the engine's and the hot writes').
+SQLITE_PRAGMAS = (
+    "journal_mode=WAL",
+    f"busy_timeout={BUSY_TIMEOUT_MS}",
+    "foreign_keys=ON",
+    # FULL, not NORMAL: in WAL mode NORMAL skips the flush at commit, so an OS crash or
+    # power loss can undo the last commits, callbacks already answered 2xx among them.
+    # Intake group-commits (callbacks/writer.py), so the extra flush is paid per batch.
+    "synchronous=FULL",
+)
 T = TypeVar("T")
 
 # Every id and foreign key (a bare `Mapped[int]`) is 64-bit on PostgreSQL, so an id the API
@@ -100,6 +111,13 @@ class Database:
             _configure_sqlite(self.engine.sync_engine)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         self.hot_reads = HotReads(url, self.engine)
+        self.hot_writes = HotWrites(
+            url,
+            self.engine,
+            self.hot_reads.pg,
+            sqlite_pragmas=SQLITE_PRAGMAS,
+            begin_attempts=SQLITE_BEGIN_ATTEMPTS,
+        )
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -153,6 +171,7 @@ class Database:
         return insert_for(self.engine.dialect.name, table)
 
     async def dispose(self) -> None:
+        await self.hot_writes.dispose()
         await self.hot_reads.dispose()
         await self.engine.dispose()
 
@@ -172,13 +191,8 @@ def _configure_sqlite(sync_engine) -> None:
         # Take transaction control from the driver so BEGIN IMMEDIATE is ours to emit.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        # FULL, not NORMAL: in WAL mode NORMAL skips the flush at commit, so an OS crash or
-        # power loss can undo the last commits, callbacks already answered 2xx among them.
-        # Intake group-commits (callbacks/writer.py), so the extra flush is paid per batch.
-        cursor.execute("PRAGMA synchronous=FULL")
+        for pragma in SQLITE_PRAGMAS:
+            cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
 
     @event.listens_for(sync_engine, "begin")

@@ -29,7 +29,13 @@ import asyncpg
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.engine import Dialect, make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import (
+    DataError,
+    DBAPIError,
+    IntegrityError,
+    OperationalError,
+    ProgrammingError,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Select
 
@@ -90,14 +96,16 @@ class HotReads:
         sqlite = engine.dialect.name == "sqlite"
         self._dialect: Dialect = SQLiteDialect_pysqlite() if sqlite else PGDialect_asyncpg()
         self._sqlite = _SqliteReads(url) if sqlite else None
-        self._pg = None if sqlite else _PgReads(url)
+        # Hot writes share these connections (kernel/hot_writes.py).
+        self.pg = None if sqlite else PgConnections(url)
 
     async def rows(self, stmt: Select, params: dict[str, Any]) -> list[Mapping[str, Any]]:
         """The statement's rows, each a mapping of its selected columns' keys to values."""
         compiled = self._compiled.get(stmt) or self._compile(stmt)
-        if self._pg is not None:
+        if self.pg is not None:
             self._observe(compiled.sql)
-            return [compiled.row(r) for r in await self._pg.fetch(compiled, params)]
+            records = await self.pg.fetch(compiled.sql, compiled.args(params))
+            return [compiled.row(r) for r in records]
         if self._sqlite is not None and self._sqlite.available:
             self._observe(compiled.sql)
             try:
@@ -110,8 +118,8 @@ class HotReads:
     async def dispose(self) -> None:
         if self._sqlite is not None:
             self._sqlite.close()
-        if self._pg is not None:
-            await self._pg.close()
+        if self.pg is not None:
+            await self.pg.close()
 
     def _observe(self, sql: str) -> None:
         for observe in self.observers:
@@ -170,19 +178,21 @@ class _SqliteReads:
         return conn
 
 
-class _PgReads:
+class PgConnections:
+    """A small asyncpg pool beside the engine's, for single statements: each runs in its own
+    implicit transaction, so a connection holds no state between them."""
+
     def __init__(self, url: str) -> None:
         self._dsn = make_url(url).set(drivername="postgresql").render_as_string(False)
         self._pool: asyncpg.Pool | None = None
         self._opening = asyncio.Lock()
 
-    async def fetch(self, compiled: _Compiled, params: dict[str, Any]) -> list[asyncpg.Record]:
-        args = compiled.args(params)
+    async def fetch(self, sql: str, args: list[Any]) -> list[asyncpg.Record]:
         for attempt in (1, 2):
             try:
                 pool = self._pool or await self._open()
                 async with pool.acquire() as conn:
-                    return await conn.fetch(compiled.sql, *args)
+                    return await conn.fetch(sql, *args)
             except _DROPPED as exc:
                 # A server that dropped one connection (a restart, a failover) has dropped
                 # them all: every pooled one is replaced before its next use, as the engine's
@@ -190,10 +200,10 @@ class _PgReads:
                 if self._pool is not None:
                     await self._pool.expire_connections()
                 if attempt == 2:
-                    raise _as_dbapi_error(compiled.sql, exc) from exc
+                    raise _as_dbapi_error(sql, exc) from exc
             except (asyncpg.PostgresError, OSError) as exc:
                 # As the engine would raise it: the service answers 503 for a database error.
-                raise _as_dbapi_error(compiled.sql, exc) from exc
+                raise _as_dbapi_error(sql, exc) from exc
         raise AssertionError("unreachable")
 
     async def close(self) -> None:
@@ -219,8 +229,22 @@ async def _keep_as_is(_conn: asyncpg.Connection) -> None:
     and hold no cursor (asyncpg's default reset is a round trip on every release)."""
 
 
+# SQLSTATE classes as the engine's asyncpg adapter sorts them (the rest: DBAPIError itself).
+_ERROR_BY_CLASS: dict[str, type[DBAPIError]] = {
+    "22": DataError,
+    "23": IntegrityError,
+    "42": ProgrammingError,
+    "08": OperationalError,
+    "40": OperationalError,
+    "53": OperationalError,
+    "57": OperationalError,
+}
+
+
 def _as_dbapi_error(sql: str, exc: Exception) -> DBAPIError:
-    return DBAPIError(sql, None, exc, hide_parameters=True)
+    sqlstate = getattr(exc, "sqlstate", None) or ""
+    error = _ERROR_BY_CLASS.get(sqlstate[:2], DBAPIError)
+    return error(sql, None, exc, hide_parameters=True)
 
 
 async def _json_codecs(conn: asyncpg.Connection) -> None:

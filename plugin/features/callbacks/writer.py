@@ -22,11 +22,17 @@ import structlog
 
 from plugin.features.callbacks.models import PSACallbackEvent
 from plugin.kernel.db import Database, utcnow
+from plugin.kernel.hot_writes import InsertOrIgnore
 from plugin.kernel.states import CallbackEventStatus
 
 log = structlog.get_logger("fixpilot.callbacks.writer")
 
 EventKey = tuple[int, str]  # (account id, dedupe key)
+_INSERT_EVENTS = InsertOrIgnore(
+    PSACallbackEvent.__table__,
+    conflict=("account_id", "dedupe_key"),
+    returning=("id", "account_id", "dedupe_key"),
+)
 
 
 class StoreTooSlow(Exception):
@@ -50,17 +56,10 @@ async def store_batch(database: Database, rows: list[dict[str, Any]]) -> list[in
         }
         for row in first.values()
     ]
-    # Executed many: one statement compiled once and cached, which SQLAlchemy sends as
-    # multi-row INSERTs ("insertmanyvalues"), RETURNING what was new.
-    stmt = (
-        database.insert(PSACallbackEvent.__table__)
-        .on_conflict_do_nothing(index_elements=["account_id", "dedupe_key"])
-        .returning(PSACallbackEvent.id, PSACallbackEvent.account_id, PSACallbackEvent.dedupe_key)
-    )
-    async with database.write() as tx:
-        connection = await tx.connection()
-        result = await connection.execute(stmt, values)
-        stored = {(a, k): i for i, a, k in result.all()}
+    # One statement, one trip (kernel/hot_writes.py): the engine's execution machinery cost
+    # intake more than the disk flush did.
+    returned = await database.hot_writes.insert_or_ignore(_INSERT_EVENTS, values)
+    stored = {(r["account_id"], r["dedupe_key"]): r["id"] for r in returned}
     return [
         stored.get(key) if first[key] is row else None
         for row in rows

@@ -15,6 +15,8 @@ import hmac
 import json
 from typing import Any
 
+import orjson
+
 from providers.psa.base import CallbackEnvelope, CallbackParseError
 from providers.psa.connectwise.hosts import connectwise_origins, url_origin
 
@@ -23,7 +25,7 @@ SIGNATURE_HEADER = "x-content-signature"
 
 def parse_callback(raw: bytes) -> CallbackEnvelope:
     try:
-        body = json.loads(raw.decode("utf-8-sig"))
+        body = _loads(raw.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         # ValueError covers JSONDecodeError and over-long numbers; RecursionError, nesting.
         raise CallbackParseError("callback body is not valid JSON") from exc
@@ -111,6 +113,21 @@ def dedupe_key(envelope: CallbackEnvelope, raw: bytes) -> str:
     return hashlib.sha256("|".join(parts).encode("utf-8")).hexdigest()
 
 
+def _loads(text: str) -> Any:
+    """JSON as RFC 8259 has it, read by orjson (several times faster than json: intake parses
+    every body twice, its Entity being JSON in a string). What orjson refuses but is JSON
+    (integers past 64 bits, escaped lone surrogates) is read by json, which refuses NaN and
+    Infinity as orjson does (they are not JSON, and no JSON column could store them)."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text, parse_constant=_not_json)
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
+
+
 def _lower_keys(obj: dict[str, Any]) -> dict[str, Any]:
     return {str(k).lower(): v for k, v in obj.items()}
 
@@ -129,7 +146,7 @@ def _parse_entity(value: Any) -> dict[str, Any] | None:
         return value
     if isinstance(value, str):
         try:
-            parsed = json.loads(value)
+            parsed = _loads(value)
         except (ValueError, RecursionError) as exc:
             raise CallbackParseError("callback Entity is a string that is not JSON") from exc
         if parsed is None:
