@@ -13,7 +13,7 @@ from aiohttp import web
 from plugin.features.accounts import routes as account_routes
 from plugin.features.accounts import token_routes
 from plugin.features.accounts.auth import TOKEN_CACHE, TokenCache, authenticate
-from plugin.features.accounts.service import ensure_default_account, ensure_secret_key
+from plugin.features.accounts.service import ensure_default_account
 from plugin.features.callbacks import routes as callback_routes
 from plugin.features.callbacks.intake import CALLBACK_INTAKE, CallbackIntake
 from plugin.features.callbacks.worker import callback_worker
@@ -187,8 +187,8 @@ def _load_instance(app: web.Application) -> Callable:
             # Serve anyway: /readyz says what is wrong, and `fixpilot migrate` fixes it.
             log.warning("migrations_pending", current=current, head=head_revision())
             return
-        app[INSTANCE].secret_key = await ensure_secret_key(database, settings)
-        await ensure_default_account(database, settings)
+        keys = await ensure_default_account(database, settings)
+        app[INSTANCE].secret_key, app[INSTANCE].fallbacks = keys.secret_key, keys.fallbacks
         if settings.shipped_library:  # first start, and upgrades of the shipped library
             await load_shipped_library_everywhere(database)
 

@@ -183,3 +183,9 @@ def _secrets(sub) -> None:
         help="a file holding the new secret (or FIXPILOT_NEW_SECRET_KEY)",
     )
     p.set_defaults(run=command("secrets", "rotate"))
+    p = secrets.add_parser(
+        "reseal",
+        help="seal the PSA private keys and remembered secrets under the current instance "
+        "secret, opening what FIXPILOT_SECRET_KEY_FALLBACKS sealed (replicas may run)",
+    )
+    p.set_defaults(run=command("secrets", "reseal"))

@@ -15,12 +15,11 @@ from plugin.cli.common import run_async
 from plugin.features.accounts.service import (
     describe_account,
     ensure_default_account,
-    ensure_secret_key,
+    instance_keys,
 )
 from plugin.features.scripts.shipped import load_shipped_library
 from plugin.kernel.db import Database
 from plugin.kernel.psa import set_psa_connection
-from plugin.kernel.secret_memory import SecretBox
 from plugin.kernel.settings import Settings
 from plugin.kernel.tenancy import Account, get_account_by_slug
 from providers.psa import LOCAL, PSA_VENDORS
@@ -73,7 +72,7 @@ def add(settings: Settings, args: argparse.Namespace) -> int:
     provider, connection = _connection(args)
 
     async def go(database: Database) -> dict:
-        box = SecretBox(await ensure_secret_key(database, settings))
+        box = (await instance_keys(database, settings)).box()
         async with database.write() as tx:
             if await get_account_by_slug(tx, args.slug) is not None:
                 raise CommandError(f"account {args.slug!r} already exists")
@@ -92,7 +91,7 @@ def add(settings: Settings, args: argparse.Namespace) -> int:
 
 def list_accounts(settings: Settings, args: argparse.Namespace) -> int:
     async def go(database: Database) -> list[dict]:
-        box = SecretBox(await ensure_default_account(database, settings))
+        box = (await ensure_default_account(database, settings)).box()
         async with database.read() as db:
             accounts = (await db.execute(select(Account).order_by(Account.id))).scalars()
             return [describe_account(a, box) for a in accounts]
@@ -104,7 +103,7 @@ def list_accounts(settings: Settings, args: argparse.Namespace) -> int:
 
 def show(settings: Settings, args: argparse.Namespace) -> int:
     async def go(database: Database) -> dict:
-        box = SecretBox(await ensure_default_account(database, settings))
+        box = (await ensure_default_account(database, settings)).box()
         async with database.read() as db:
             account = await get_account_by_slug(db, args.slug)
             if account is None:

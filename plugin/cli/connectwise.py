@@ -14,7 +14,6 @@ from plugin.features.psa_setup.install import SetupError, install_registrations
 from plugin.features.psa_setup.report import Report
 from plugin.kernel.db import Database
 from plugin.kernel.psa import PSAConnections, has_psa
-from plugin.kernel.secret_memory import InstanceKeys
 from plugin.kernel.settings import Settings
 from plugin.kernel.tenancy import Account, get_account_by_slug
 from providers.psa import PSAProvider
@@ -64,14 +63,14 @@ Step = Callable[[PSAProvider, Account], Awaitable[int]]
 
 def _run(settings: Settings, slug: str, step: Step) -> int:
     async def go(database: Database) -> int:
-        secret = await ensure_default_account(database, settings)
+        keys = await ensure_default_account(database, settings)
         async with database.read() as db:
             account = await get_account_by_slug(db, slug)
         if account is None:
             raise SetupError(f"no account {slug!r}; see `fixpilot accounts list`")
         if not has_psa(account):
             raise SetupError(f"account {slug!r} has no ConnectWise connection")
-        providers = PSAConnections(settings, InstanceKeys(secret))
+        providers = PSAConnections(settings, keys)
         try:
             return await step(providers.for_account(account), account)
         finally:

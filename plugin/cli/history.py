@@ -15,7 +15,6 @@ from plugin.features.accounts.service import ensure_default_account
 from plugin.features.search.history import import_history
 from plugin.kernel.db import Database
 from plugin.kernel.psa import PSAConnections, has_psa
-from plugin.kernel.secret_memory import InstanceKeys
 from plugin.kernel.settings import Settings
 from plugin.kernel.tenancy import get_account_by_slug
 from providers.psa import PSAError
@@ -55,12 +54,12 @@ def import_command(
     bar = ProgressBar()
 
     async def go(database: Database) -> int:
-        secret = await ensure_default_account(database, settings)
+        keys = await ensure_default_account(database, settings)
         async with database.read() as db:
             acct = await get_account_by_slug(db, account)
         if acct is None:
             raise CommandError(f"no account {account!r}; see `fixpilot accounts list`", 2)
-        providers = PSAConnections(settings, InstanceKeys(secret))
+        providers = PSAConnections(settings, keys)
         try:
             history = providers.for_account(acct).history if has_psa(acct) else None
             if history is None:

@@ -1,4 +1,6 @@
-"""`fixpilot secrets rotate`: seal everything again under a new instance secret."""
+"""`fixpilot secrets rotate`: seal everything again under a new instance secret (replicas
+stopped); `fixpilot secrets reseal`: seal everything under the current one, opening what the
+fallback secrets sealed (the last step of a rotation with the replicas running)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,12 @@ from pathlib import Path
 from plugin.cli import CommandError
 from plugin.cli.common import run_async
 from plugin.features.accounts.rotation import Rotated, rotate_instance_secret
-from plugin.features.accounts.service import configured_secret, stored_secret
+from plugin.features.accounts.service import (
+    configured_secret,
+    fallback_secrets,
+    instance_keys,
+    stored_secret,
+)
 from plugin.kernel.db import Database
 from plugin.kernel.settings import Settings
 
@@ -34,9 +41,10 @@ def rotate(settings: Settings, args: argparse.Namespace) -> int:
     new_secret = _new_secret(args)
 
     async def go(database: Database) -> Rotated:
-        # The secret the service uses now, and the generated one (a configured secret may
-        # have replaced it while some values were still sealed with it).
-        old = [s for s in (configured_secret(settings), await stored_secret(database)) if s]
+        # The secret the service uses now, the generated one (a configured secret may have
+        # replaced it while some values were still sealed with it), and the fallbacks.
+        now = (configured_secret(settings), await stored_secret(database))
+        old = list(dict.fromkeys(s for s in (*now, *fallback_secrets(settings)) if s))
         if not old:
             raise CommandError("there is no instance secret yet: nothing is sealed")
         try:
@@ -45,12 +53,7 @@ def rotate(settings: Settings, args: argparse.Namespace) -> int:
             raise CommandError(str(exc), 2) from None
 
     done = run_async(settings, go)
-    print(
-        f"sealed again under the new secret: {done.private_keys} PSA private key(s), "
-        f"{done.session_secrets} remembered session secret(s)"
-    )
-    if done.unreadable:
-        print(f"{done.unreadable} value(s) no old secret opens were left as they were")
+    _report(done, "the new secret")
     where = (
         f"FIXPILOT_SECRET_KEY_FILE={args.new_secret_file}"
         if args.new_secret_file
@@ -58,3 +61,33 @@ def rotate(settings: Settings, args: argparse.Namespace) -> int:
     )
     print(f"now restart every replica and worker with {where}: the old secret opens nothing")
     return 0
+
+
+def reseal(settings: Settings, _args: argparse.Namespace) -> int:
+    async def go(database: Database) -> Rotated:
+        keys = await instance_keys(database, settings)
+        try:
+            return await rotate_instance_secret(database, list(keys.fallbacks), keys.secret_key)
+        except ValueError as exc:
+            raise CommandError(
+                f"the current secret cannot seal: {exc}; move to a new one with "
+                "`fixpilot secrets rotate`",
+                2,
+            ) from None
+
+    done = run_async(settings, go)
+    _report(done, "the current secret")
+    if done.unreadable:
+        print("add the secrets that sealed them to FIXPILOT_SECRET_KEY_FALLBACKS and run it again")
+    else:
+        print("every sealed value opens with the current secret: the fallbacks can be removed")
+    return 0 if not done.unreadable else 1
+
+
+def _report(done: Rotated, under: str) -> None:
+    print(
+        f"sealed again under {under}: {done.private_keys} PSA private key(s), "
+        f"{done.session_secrets} remembered session secret(s)"
+    )
+    if done.unreadable:
+        print(f"{done.unreadable} value(s) no old secret opens were left as they were")

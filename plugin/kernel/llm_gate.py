@@ -17,7 +17,7 @@ from plugin.kernel.db import Database
 from plugin.kernel.llm import call_scope
 from plugin.kernel.logging import scrub_logs_of
 from plugin.kernel.redaction import KnownValues, known_values, redact_text
-from plugin.kernel.secret_memory import SecretBox, recall
+from plugin.kernel.secret_memory import recall
 from providers.llm import LLMProvider, LLMRequest, LLMResult
 
 
@@ -55,7 +55,7 @@ class GuardedLLM:
         scope = call_scope.get()
         if scope.session_id is None or not self._instance.secret_key:
             return known_values([])
-        box = SecretBox(self._instance.secret_key)
+        box = self._instance.box()
         async with self._database.read() as db:
             remembered = known_values(await recall(db, box, scope.session_id))
         scrub_logs_of(remembered)

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import structlog
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,6 +33,8 @@ from plugin.kernel.redaction import (
     redact_values,
 )
 from plugin.kernel.redaction.findings import apply
+
+log = structlog.get_logger("fixpilot.secret_memory")
 
 SOURCES = ("chat", "fact", "ticket", "parameter", "paste", "note", "reply")
 
@@ -110,14 +113,17 @@ class InstanceKeys:
     """Keys that exist once per installation, loaded at start-up (shared by replicas)."""
 
     secret_key: str = ""
+    # Secrets that open what they sealed and seal nothing (a rotation under way, or the
+    # generated secret a configured one replaced).
+    fallbacks: tuple[str, ...] = ()
 
     @property
     def loaded(self) -> bool:
         return bool(self.secret_key)
 
     def box(self) -> SecretBox:
-        """What session secrets and PSA private keys are encrypted with."""
-        return SecretBox(self.secret_key)
+        """What session secrets and PSA private keys are sealed with, and opened with."""
+        return SecretBox(self.secret_key, *self.fallbacks)
 
 
 def _derive(secret: str, purpose: bytes) -> bytes:
@@ -181,7 +187,13 @@ async def recall(db: AsyncSession, box: SecretBox, ai_session_id: int) -> list[s
     tokens = await db.execute(
         select(SessionSecret.ciphertext).where(SessionSecret.session_id == ai_session_id)
     )
-    values = (box.decrypt(token) for token in tokens.scalars())
+    values = [box.decrypt(token) for token in tokens.scalars()]
+    if None in values:
+        # Sealed under a secret this instance does not hold: those values are no longer
+        # scrubbed from what the session sends (README, "Keys at rest": fallbacks).
+        log.error(
+            "remembered_secrets_unreadable", session_id=ai_session_id, count=values.count(None)
+        )
     return [value for value in values if value]
 
 

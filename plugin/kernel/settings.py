@@ -138,6 +138,11 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # A file holding the instance secret (e.g. a mounted secret); FIXPILOT_SECRET_KEY wins.
     secret_key_file: Path | None = None
+    # Earlier (or next) instance secrets that open what they sealed but seal nothing: set
+    # while rotating the secret without stopping the replicas (README, "Keys at rest").
+    # Separated by whitespace, or one per line in the file.
+    secret_key_fallbacks: SecretStr | None = None
+    secret_key_fallbacks_file: Path | None = None
 
     @property
     def instance_secret_configured(self) -> bool:

@@ -1,12 +1,16 @@
 """Rotating the instance secret: every value sealed with it (the accounts' PSA private keys,
 the sessions' remembered secrets) is opened with the old secrets and sealed again with the
-new one, in one transaction (a half-rotated database would be half unreadable by either)."""
+new one, in one transaction (a half-rotated database would be half unreadable by either).
+
+A session may hold one value twice, sealed under two secrets (a rotation under way: replicas
+on either secret remember it under their own digest). Under the new secret the two have one
+digest, so one row is kept and the other deleted."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from plugin.kernel.db import Database
 from plugin.kernel.psa import reseal_connection
@@ -38,17 +42,31 @@ async def rotate_instance_secret(
             resealed, missed = reseal_connection(account, box)
             keys += resealed
             unreadable += missed
-        rows = await tx.execute(select(SessionSecret.id, SessionSecret.ciphertext))
-        for row_id, ciphertext in rows.all():
+        rows = await tx.execute(
+            select(SessionSecret.id, SessionSecret.session_id, SessionSecret.ciphertext).order_by(
+                SessionSecret.id
+            )
+        )
+        kept: dict[tuple[int, str], tuple[int, str]] = {}  # (session, digest): (row, value)
+        repeated: list[int] = []
+        for row_id, session_id, ciphertext in rows.all():
             plain = box.decrypt(ciphertext)
             if plain is None:
                 unreadable += 1
                 continue
             # The digest (which keeps each value once per session) is keyed by the secret too.
+            key = (session_id, new.digest(plain))
+            if key in kept:
+                repeated.append(row_id)
+            else:
+                kept[key] = (row_id, plain)
+        if repeated:  # first, so no update below meets a digest already taken
+            await tx.execute(delete(SessionSecret).where(SessionSecret.id.in_(repeated)))
+        for (_, digest), (row_id, plain) in kept.items():
             await tx.execute(
                 update(SessionSecret)
                 .where(SessionSecret.id == row_id)
-                .values(ciphertext=new.encrypt(plain), digest=new.digest(plain))
+                .values(ciphertext=new.encrypt(plain), digest=digest)
             )
-            session_rows += 1
+        session_rows = len(kept)
     return Rotated(keys, session_rows, unreadable)

@@ -52,6 +52,23 @@ def configured_secret(settings: Settings) -> str | None:
     return None
 
 
+def fallback_secrets(settings: Settings) -> tuple[str, ...]:
+    """The configured fallback secrets (FIXPILOT_SECRET_KEY_FALLBACKS, whitespace-separated,
+    and FIXPILOT_SECRET_KEY_FALLBACKS_FILE, one per line)."""
+    text = ""
+    if settings.secret_key_fallbacks is not None:
+        text = settings.secret_key_fallbacks.get_secret_value()
+    if settings.secret_key_fallbacks_file is not None:
+        try:
+            text += "\n" + settings.secret_key_fallbacks_file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise SecretKeyError(
+                f"cannot read FIXPILOT_SECRET_KEY_FALLBACKS_FILE "
+                f"{settings.secret_key_fallbacks_file}: {exc.strerror or exc}"
+            ) from None
+    return tuple(dict.fromkeys(text.split()))
+
+
 async def stored_secret(database: Database) -> str | None:
     """The secret generated on a first start without a configured one, if any."""
     async with database.read() as db:
@@ -96,13 +113,24 @@ def connection_from_settings(settings: Settings) -> BaseModel | None:
     )
 
 
-async def ensure_default_account(database: Database, settings: Settings) -> str:
+async def instance_keys(database: Database, settings: Settings) -> InstanceKeys:
+    """The instance secret, and the secrets besides it that open what they sealed: the
+    configured fallbacks, and the generated secret once a configured one has replaced it
+    (values it sealed stay readable until `fixpilot secrets reseal`: a remembered secret
+    that no key opens would no longer be scrubbed)."""
+    secret = await ensure_secret_key(database, settings)
+    generated = await stored_secret(database) if configured_secret(settings) else None
+    opening = (*fallback_secrets(settings), *([generated] if generated else []))
+    return InstanceKeys(secret, tuple(s for s in dict.fromkeys(opening) if s != secret))
+
+
+async def ensure_default_account(database: Database, settings: Settings) -> InstanceKeys:
     """A single-tenant install configures its one account from the environment; the
     environment wins over what is stored, so changing a key is a restart away. Every
     account's PSA secrets end up sealed under the instance secret (see `seal_accounts`).
-    Returns the instance secret."""
-    secret = await ensure_secret_key(database, settings)
-    box = SecretBox(secret)
+    Returns the instance keys."""
+    keys = await instance_keys(database, settings)
+    box = keys.box()
     async with database.write() as tx:
         account = await get_account_by_slug(tx, DEFAULT_ACCOUNT)
         if account is None:
@@ -113,17 +141,17 @@ async def ensure_default_account(database: Database, settings: Settings) -> str:
         # make every replica rebuild its client.
         if connection is not None and psa_connection(account, box) != connection:
             set_psa_connection(account, "connectwise", connection, box=box)
-    await seal_accounts(database, secret, settings)
-    return secret
+    await seal_accounts(database, keys)
+    return keys
 
 
-async def seal_accounts(database: Database, secret: str, settings: Settings) -> None:
+async def seal_accounts(database: Database, keys: InstanceKeys) -> None:
     """Seal what is not sealed under the instance secret yet: keys stored in plain text (by
-    an older release, or restored from a backup), and keys the upgrade sealed with the
-    generated secret when the configured one was not in its environment."""
-    generated = await stored_secret(database) if configured_secret(settings) else None
-    box = SecretBox(secret, *([generated] if generated and generated != secret else []))
-    current = SecretBox(secret)
+    an older release, or restored from a backup), keys the upgrade sealed with the generated
+    secret when the configured one was not in its environment, and keys sealed under a
+    fallback secret (a rotation under way)."""
+    box = keys.box()
+    current = SecretBox(keys.secret_key)
     async with database.write() as tx:
         for account in (await tx.execute(select(Account))).scalars():
             if not _needs_sealing(account, current):
@@ -163,8 +191,3 @@ def describe_account(account: Account, box: SecretBox | None = None) -> dict[str
         "psa_connection": masked_connection(connection) if connection is not None else None,
         "preferences": account.preferences or {},
     }
-
-
-async def instance_keys(database: Database, settings: Settings) -> InstanceKeys:
-    """The instance keys for a command that builds PSA clients outside `serve`."""
-    return InstanceKeys(await ensure_secret_key(database, settings))
