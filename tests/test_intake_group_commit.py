@@ -63,7 +63,8 @@ async def test_200_concurrent_distinct_callbacks_are_all_stored_once(
 
 async def test_duplicates_inside_one_batch_are_answered_duplicate(cw_client, cw_sim, monkeypatch):
     sizes = batch_sizes(monkeypatch)
-    cw_client.app[CALLBACK_INTAKE].writer.linger = 0.2  # all five land in one batch
+    writer = cw_client.app[CALLBACK_INTAKE].writer
+    writer.linger, writer.linger_after_quiet = 0.2, 0  # all five land in one batch
     raw = distinct_bodies(cw_sim, 1)[0]
     await deliver(cw_client, distinct_bodies(cw_sim, 2)[1], cw_sim.signing_key)  # warm the key
     sizes.clear()
@@ -81,7 +82,8 @@ async def test_a_failed_batch_answers_429_to_all_of_it_and_stores_none_of_it(
 ):
     sizes = batch_sizes(monkeypatch)
     db = services_of(cw_client).db
-    cw_client.app[CALLBACK_INTAKE].writer.linger = 0.2
+    writer = cw_client.app[CALLBACK_INTAKE].writer
+    writer.linger, writer.linger_after_quiet = 0.2, 0
     bodies = distinct_bodies(cw_sim, 9)
     await deliver(cw_client, bodies[0], cw_sim.signing_key)  # warm the key
     sizes.clear()
@@ -226,4 +228,35 @@ async def test_requests_past_their_deadline_are_answered_by_one_timer_and_still_
     assert sum(len(b) for b in stored) == 50  # answered 429, stored all the same
     on_time = writer.submit({"n": 50})
     assert await asyncio.wait_for(on_time, 1) == 0
+    await writer.aclose()
+
+
+async def test_only_a_batch_after_a_quiet_spell_lingers_for_company():
+    """A burst's first request waits `linger` for the others; under steady load the next
+    batch gathers while one is written, so it goes at once."""
+    from plugin.features.callbacks.writer import IntakeWriter
+
+    batches: list[tuple[float, int]] = []
+
+    class RecordingWriter(IntakeWriter):
+        async def _write(self, batch):
+            batches.append((asyncio.get_running_loop().time(), len(batch)))
+            for n, waiting in enumerate(batch):
+                waiting.answer.set_result(n)
+
+    writer = RecordingWriter(database=None, linger=0.3, linger_after_quiet=5.0)
+    loop = asyncio.get_running_loop()
+
+    began = loop.time()
+    await writer.submit({"n": 0})  # the first batch ever: after a quiet spell
+    assert batches[-1][0] - began >= 0.3
+    began = loop.time()
+    await writer.submit({"n": 1})  # right after a batch was written: no wait
+    assert batches[-1][0] - began < 0.1
+    writer.linger_after_quiet = 0.05
+    await asyncio.sleep(0.1)
+    began = loop.time()
+    first, second = writer.submit({"n": 2}), writer.submit({"n": 3})
+    await asyncio.gather(first, second)  # quiet again: the two wait, and share a batch
+    assert batches[-1][0] - began >= 0.3 and batches[-1][1] == 2
     await writer.aclose()

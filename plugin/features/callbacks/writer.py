@@ -3,11 +3,12 @@ request in one transaction, then answers them all.
 
 A durable commit costs a disk flush (SQLite `synchronous=FULL`, PostgreSQL's WAL flush); one
 flush per request caps intake at the disk's flush rate, one per batch does not. While a batch
-is being written the next one gathers, so batches grow with the load by themselves; a short
-linger lets a burst's first requests share a batch too. A failed batch fails every request
-in it (they answer 429 and ConnectWise retries), and since it was one transaction nothing of
-it is half-stored. A request whose callback is not stored by its deadline is answered
-StoreTooSlow by one timer for all of them (not a timer per request: intake's hot path).
+is being written the next one gathers, so batches grow with the load by themselves; after a
+quiet spell, a short linger lets a burst's first requests share a batch too. A failed batch
+fails every request in it (they answer 429 and ConnectWise retries), and since it was one
+transaction nothing of it is half-stored. A request whose callback is not stored by its
+deadline is answered StoreTooSlow by one timer for all of them (not a timer per request:
+intake's hot path).
 """
 
 from __future__ import annotations
@@ -83,6 +84,9 @@ class IntakeWriter:
     database: Database
     max_batch: int = 256
     linger: float = 0.001  # seconds a batch waits for company once its first request came
+    # ...but only the first batch after this many quiet seconds (a burst's start): under
+    # steady load the next batch gathers while one is written, and waiting adds latency only.
+    linger_after_quiet: float = 0.05
     deadline: float = 2.0  # seconds a request waits for its store before StoreTooSlow
     _waiting: list[_Waiting] = field(default_factory=list)
     _arrived: asyncio.Event = field(default_factory=asyncio.Event)
@@ -90,6 +94,7 @@ class IntakeWriter:
     idle: asyncio.Event = field(default_factory=asyncio.Event)
     _task: asyncio.Task | None = None
     _last_submit: float = float("-inf")
+    _last_written: float = float("-inf")
     _by_deadline: deque[tuple[float, asyncio.Future]] = field(default_factory=deque)
     _sweeper: asyncio.TimerHandle | None = None
 
@@ -134,7 +139,9 @@ class IntakeWriter:
     async def _run(self) -> None:
         while True:
             await self._arrived.wait()
-            if len(self._waiting) < self.max_batch and self.linger:
+            loop = asyncio.get_running_loop()
+            quiet = loop.time() - self._last_written >= self.linger_after_quiet
+            if quiet and len(self._waiting) < self.max_batch and self.linger:
                 await asyncio.sleep(self.linger)
             self._arrived.clear()
             batch = self._waiting[: self.max_batch]
@@ -143,6 +150,7 @@ class IntakeWriter:
                 self._arrived.set()
             if batch:
                 await self._write(batch)
+                self._last_written = loop.time()
             if not self._waiting:
                 self.idle.set()
 
