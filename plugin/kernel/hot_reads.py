@@ -80,10 +80,16 @@ class _Compiled:
         return args
 
     def row(self, values) -> dict[str, Any]:
-        return {
-            key: value if result is None or value is None else result(value)
-            for (key, result), value in zip(self.columns, values, strict=True)
-        }
+        return processed_row(self.columns, values)
+
+
+def processed_row(columns: tuple[tuple[str, Processor], ...], values) -> dict[str, Any]:
+    """A driver's row as the engine would give it: each value through its column type's
+    result processor, keyed by the column's key."""
+    return {
+        key: value if result is None or value is None else result(value)
+        for (key, result), value in zip(columns, values, strict=True)
+    }
 
 
 class HotReads:

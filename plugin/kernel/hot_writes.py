@@ -37,7 +37,7 @@ from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from plugin.kernel.hot_reads import PgConnections, Processor
+from plugin.kernel.hot_reads import PgConnections, Processor, processed_row
 
 # One compiled statement per batch size and insert: intake's batches are at most 256 rows.
 MAX_STATEMENTS = 1024
@@ -67,10 +67,7 @@ class _Compiled:
         return args
 
     def row(self, values) -> dict[str, Any]:
-        return {
-            key: value if result is None or value is None else result(value)
-            for (key, result), value in zip(self.returned, values, strict=True)
-        }
+        return processed_row(self.returned, values)
 
 
 class HotWrites:
