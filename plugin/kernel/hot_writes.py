@@ -175,8 +175,10 @@ class _SqliteWriter:
         self.available = self._path not in (None, "", ":memory:")
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-hot-writes")
         self._conn: sqlite3.Connection | None = None  # used on that thread only
+        self._used = False
 
     async def write(self, sql: str, args: list[Any]) -> list[tuple]:
+        self._used = True
         loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(self._thread, self._transaction, sql, args)
@@ -184,8 +186,9 @@ class _SqliteWriter:
             raise DBAPIError.instance(sql, None, exc, sqlite3.Error, hide_parameters=True) from exc
 
     async def close(self) -> None:
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._thread, self._close)
+        if self._used:  # (else there is no thread: most databases never store a callback)
+            # Queued behind any write still running: the connection closes on its thread.
+            await asyncio.get_running_loop().run_in_executor(self._thread, self._close)
         self._thread.shutdown(wait=True)
 
     def _transaction(self, sql: str, args: list[Any]) -> list[tuple]:
