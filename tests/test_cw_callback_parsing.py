@@ -151,8 +151,10 @@ def test_record_id_falls_back_to_the_entity_id():
 @pytest.mark.parametrize(
     "body",
     [
-        # What the fast parser refuses but JSON allows is read as the json module reads it.
-        {"Action": "updated", "Type": "ticket", "ID": 7, "Entity": json.dumps({"n": 2**80})},
+        # What the fast parser refuses or reads otherwise is read as the json module reads it.
+        {"Action": "updated", "Type": "ticket", "ID": 7, "Entity": json.dumps({"n": 2**80 + 1})},
+        {"Action": "updated", "Type": "ticket", "ID": 7, "Entity": json.dumps({"n": -(2**63) - 1})},
+        {"Action": "updated", "Type": "ticket", "ID": 7, "Entity": json.dumps({"n": 2**64})},
         {"Action": "updated", "Type": "ticket", "ID": 7, "note": "\ud800 lone"},
         {"Action": "updated", "Type": "ticket", "ID": 7, "Entity": json.dumps({"s": "\udfff"})},
         # Repeated keys: the last one counts, as in the json module.
@@ -164,6 +166,8 @@ def test_a_body_reads_as_the_json_module_reads_it(body: dict):
     envelope = parse_callback(raw)
     entity = body.get("Entity")
     assert envelope.entity == (json.loads(entity) if entity else None)
+    if envelope.entity and "n" in envelope.entity:
+        assert type(envelope.entity["n"]) is int  # exactly, not a float that compares equal
     assert envelope.record_id == 7
 
 
@@ -179,6 +183,11 @@ def test_a_body_reads_as_the_json_module_reads_it(body: dict):
         (b'{"Action": "updated", "Type": "ticket", "Entity": "[1]"}', "not a JSON object"),
         (b'{"Action": "updated", "Type": "ticket", "ID": NaN}', "not valid JSON"),
         (b'{"Action": "updated", "Type": "ticket", "Entity": "{\\"x\\": -Infinity}"}', "not JSON"),
+        (b'{"Action": "updated", "Type": "ticket", "ID": 1, "n": 1e400}', "not valid JSON"),
+        (
+            b'{"Action": "updated", "Type": "ticket", "ID": 1, "n": 12345678901234567890e400}',
+            "not valid JSON",
+        ),
         (b'{"Action": "updated", "Type": "ticket"', "not valid JSON"),
     ],
 )

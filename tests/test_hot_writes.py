@@ -108,11 +108,12 @@ async def test_a_batch_returns_what_it_stored_and_skips_what_was_there(database)
     assert sorted(keys) == sorted(r["dedupe_key"] for r in rows)
 
 
-async def test_batches_of_every_size_up_to_the_writers_limit(database):
+async def test_batches_of_every_size_up_to_the_writers_limit_share_one_compiled_insert(database):
     account = await account_id(database)
-    for size in (1, 2, 3, 64, 255, 256):
+    for size in (1, 2, 3, 64, 255, 256, 1000):
         ids = await store_batch(database, [event_row(account) for _ in range(size)])
         assert len(ids) == size and None not in ids
+    assert len(database.hot_writes._compiled) == 1  # not one per size (memory, PG's cache)
 
 
 async def test_a_refused_row_is_the_engines_error_and_nothing_of_the_batch_stays(database):
@@ -186,6 +187,34 @@ async def test_a_sqlite_url_with_options_is_written_through_the_engine(database_
         await db.dispose()
 
 
+async def test_a_batch_on_a_connection_the_server_dropped_is_sent_again(database):
+    if database.is_sqlite:
+        pytest.skip("SQLite has no server to drop a connection")
+    import asyncpg
+
+    from tests.conftest import PG_ADMIN_URL
+
+    account = await account_id(database)
+    await store_batch(database, [event_row(account)])  # the hot path's pool is open
+    admin = await asyncpg.connect(PG_ADMIN_URL.replace("postgresql+asyncpg", "postgresql"))
+    try:
+        dropped = await admin.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = $1 AND pid <> pg_backend_pid()",
+            make_url(database.url).database,
+        )
+    finally:
+        await admin.close()
+    assert dropped >= 1
+
+    rows = [event_row(account) for _ in range(3)]
+    ids = await store_batch(database, rows)
+
+    assert None not in ids
+    for row in rows:
+        assert (await stored(database, row["dedupe_key"]))["payload"] == PAYLOAD
+
+
 async def test_an_unreachable_postgresql_fails_a_batch_as_the_engine_would():
     db = Database("postgresql+asyncpg://postgres@127.0.0.1:1/nowhere")
     try:
@@ -212,7 +241,9 @@ def test_json_text_holds_the_value_json_dumps_would(value):
     assert json.loads(json_text(value)) == json.loads(json.dumps(value))
 
 
-@pytest.mark.parametrize("value", [{"at": AWARE}, {"e": ValueError("x")}])
+@pytest.mark.parametrize(
+    "value", [{"at": AWARE}, {"e": ValueError("x")}, {"n": 2**70, "f": float("inf")}]
+)
 def test_json_text_refuses_what_json_dumps_refuses(value):
-    with pytest.raises(TypeError):
+    with pytest.raises((TypeError, ValueError)):
         json_text(value)

@@ -11,9 +11,9 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import select
 
-from plugin.features.accounts.service import SecretKeyError, fallback_secrets
+from plugin.features.accounts.service import SecretKeyError, fallback_secrets, stored_secret
 from plugin.kernel.appkeys import INSTANCE, PSA
-from plugin.kernel.secret_memory import SEALED_PREFIX, SecretBox, SessionSecret
+from plugin.kernel.secret_memory import SEALED_PREFIX, SecretBox, SessionSecret, pasted_value
 from tests.conftest import _token
 from tests.fake_anthropic import FakeAnthropic
 from tests.helpers import db_of, new_session
@@ -49,7 +49,7 @@ async def _rows(client) -> list[SessionSecret]:
 
 
 async def test_a_configured_secret_replacing_the_generated_one_still_scrubs_what_it_sealed(
-    llm_app, fake_anthropic
+    llm_app, fake_anthropic, database_url, tmp_path
 ):
     """The doctor says to configure a secret; a restart with one must not forget what the
     generated secret sealed, or a secret written bare later would reach the model."""
@@ -66,6 +66,18 @@ async def test_a_configured_secret_replacing_the_generated_one_still_scrubs_what
     assert PASSPHRASE not in _sent(fake_anthropic)
     assert configured.app[INSTANCE].fallbacks == (generated.app[INSTANCE].secret_key,)
 
+    # `secrets reseal` seals it under the configured secret, and the generated secret, which
+    # no longer seals anything, leaves the database.
+    env = _env(database_url, FIXPILOT_SECRET_KEY=NEW)
+    done = await asyncio.to_thread(_cli, "secrets", "reseal", env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert await stored_secret(db_of(configured)) is None
+    resealed = await llm_app(secret_key=SecretStr(NEW))
+    assert resealed.app[INSTANCE].fallbacks == ()
+    fake_anthropic.script(FakeAnthropic.text("Noted."))
+    await _say(resealed, headers, sid, f"{PASSPHRASE}, still")
+    assert PASSPHRASE not in _sent(fake_anthropic)
+
 
 async def test_a_rotation_rolls_out_with_every_replica_reading_every_value(
     llm_app, fake_anthropic, database_url, tmp_path
@@ -81,7 +93,13 @@ async def test_a_rotation_rolls_out_with_every_replica_reading_every_value(
     # Step 2: replicas move to the new secret one by one, keeping the old as a fallback.
     step2 = await llm_app(secret_key=SecretStr(NEW), secret_key_fallbacks=SecretStr(OLD))
     await _say(step2, headers, sid, f'the backup passphrase is "{OTHER}"; {PASSPHRASE} again')
-    await _say(step2, headers, sid, f'once more: the passphrase is "{PASSPHRASE}"')
+    pasted = await step2.post(  # the same value, pasted now: sealed under the new secret
+        f"/api/v1/ai-sessions/{sid}/secrets",
+        json={"label": "kiosk wifi", "value": PASSPHRASE},
+        headers=headers,
+    )
+    assert pasted.status == 201, await pasted.text()
+    pasted_id = (await pasted.json())["id"]
     # A replica still at step 1 reads what the new secret sealed.
     await _say(step1, headers, sid, f"{OTHER} and {PASSPHRASE}, both bare")
 
@@ -96,11 +114,19 @@ async def test_a_rotation_rolls_out_with_every_replica_reading_every_value(
     done = await asyncio.to_thread(_cli, "secrets", "reseal", env=env, cwd=tmp_path)
 
     assert done.returncode == 0, done.stderr
-    assert "2 remembered session secret(s)" in done.stdout
+    assert "3 remembered session secret(s)" in done.stdout
     assert "the fallbacks can be removed" in done.stdout
-    rows = await _rows(step2)
-    assert sorted(SecretBox(NEW).decrypt(r.ciphertext) for r in rows) == sorted([PASSPHRASE, OTHER])
-    assert {r.digest for r in rows} == {SecretBox(NEW).digest(v) for v in (PASSPHRASE, OTHER)}
+    rows = {r.id: r for r in await _rows(step2)}
+    new = SecretBox(NEW)
+    assert sorted(new.decrypt(r.ciphertext) for r in rows.values()) == sorted(
+        [PASSPHRASE, PASSPHRASE, OTHER]
+    )
+    # The pasted row (a script parameter may refer to its id) keeps its label and the
+    # digest; the other copy keeps a digest no new value will have.
+    assert (rows[pasted_id].label, rows[pasted_id].digest) == ("kiosk wifi", new.digest(PASSPHRASE))
+    async with db_of(step2).read() as db:
+        assert await pasted_value(db, new, sid, pasted_id) == PASSPHRASE
+    assert len({r.digest for r in rows.values()}) == 3
     after = await llm_app(secret_key=SecretStr(NEW))  # the fallback removed
     fake_anthropic.script(FakeAnthropic.text("Noted."))
     await _say(after, headers, sid, f"{OTHER}, {PASSPHRASE}")
@@ -160,3 +186,16 @@ def test_fallbacks_are_read_from_the_environment_and_a_file(make_settings, tmp_p
     missing = make_settings(secret_key_fallbacks_file=tmp_path / "absent")
     with pytest.raises(SecretKeyError, match="FIXPILOT_SECRET_KEY_FALLBACKS_FILE"):
         fallback_secrets(missing)
+
+
+def test_rotate_to_a_fallback_is_allowed_and_to_the_current_secret_is_not(database_url, tmp_path):
+    env = _env(database_url, FIXPILOT_SECRET_KEY=OLD, FIXPILOT_SECRET_KEY_FALLBACKS=NEW)
+    current, fallback = tmp_path / "current", tmp_path / "fallback"
+    current.write_text(OLD)
+    fallback.write_text(NEW)
+
+    refused = _cli("secrets", "rotate", "--new-secret-file", str(current), env=env, cwd=tmp_path)
+    done = _cli("secrets", "rotate", "--new-secret-file", str(fallback), env=env, cwd=tmp_path)
+
+    assert refused.returncode == 2 and "the new secret is the current one" in refused.stderr
+    assert done.returncode == 0, done.stderr

@@ -14,6 +14,7 @@ from plugin.features.accounts.rotation import Rotated, rotate_instance_secret
 from plugin.features.accounts.service import (
     configured_secret,
     fallback_secrets,
+    forget_generated_secret,
     instance_keys,
     stored_secret,
 )
@@ -43,8 +44,11 @@ def rotate(settings: Settings, args: argparse.Namespace) -> int:
     async def go(database: Database) -> Rotated:
         # The secret the service uses now, the generated one (a configured secret may have
         # replaced it while some values were still sealed with it), and the fallbacks.
-        now = (configured_secret(settings), await stored_secret(database))
-        old = list(dict.fromkeys(s for s in (*now, *fallback_secrets(settings)) if s))
+        configured, generated = configured_secret(settings), await stored_secret(database)
+        if new_secret == (configured or generated):
+            raise CommandError("the new secret is the current one", 2)
+        opening = (configured, generated, *fallback_secrets(settings))
+        old = [s for s in dict.fromkeys(opening) if s and s != new_secret]
         if not old:
             raise CommandError("there is no instance secret yet: nothing is sealed")
         try:
@@ -67,13 +71,18 @@ def reseal(settings: Settings, _args: argparse.Namespace) -> int:
     async def go(database: Database) -> Rotated:
         keys = await instance_keys(database, settings)
         try:
-            return await rotate_instance_secret(database, list(keys.fallbacks), keys.secret_key)
+            done = await rotate_instance_secret(database, list(keys.fallbacks), keys.secret_key)
         except ValueError as exc:
             raise CommandError(
                 f"the current secret cannot seal: {exc}; move to a new one with "
                 "`fixpilot secrets rotate`",
                 2,
             ) from None
+        if not done.unreadable and configured_secret(settings):
+            # Nothing is sealed with the generated secret any more: a key kept in the
+            # database beside what it sealed is only a risk now.
+            await forget_generated_secret(database)
+        return done
 
     done = run_async(settings, go)
     _report(done, "the current secret")

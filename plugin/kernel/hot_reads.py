@@ -235,7 +235,8 @@ async def _keep_as_is(_conn: asyncpg.Connection) -> None:
     and hold no cursor (asyncpg's default reset is a round trip on every release)."""
 
 
-# SQLSTATE classes as the engine's asyncpg adapter sorts them (the rest: DBAPIError itself).
+# SQLSTATE classes sorted into SQLAlchemy's exception classes by their DB-API meaning (the
+# rest: DBAPIError itself). The service answers 503 for any of them.
 _ERROR_BY_CLASS: dict[str, type[DBAPIError]] = {
     "22": DataError,
     "23": IntegrityError,

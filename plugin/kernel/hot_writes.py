@@ -3,19 +3,22 @@
 Intake stores every waiting callback in one transaction, and through the engine that
 transaction cost more than the disk did: SQLAlchemy's per-row parameter handling and, on
 SQLite, aiosqlite's thread hop for each BEGIN, execute, fetch, close, COMMIT and the pool's
-reset, each hop waiting for the event loop. Here the statement for n rows is compiled once
-per n, the column types' own bind processors convert every value (so a row reads back exactly
-as one the engine stored; JSON is written by orjson, `json_text`), and the whole transaction
-is one trip:
-- PostgreSQL: one multi-row INSERT … ON CONFLICT DO NOTHING RETURNING, which is its own
-  transaction, on the hot reads' asyncpg connections. A connection found dropped is replaced
-  and the statement sent again; if the first one had committed, its rows come back as
-  duplicates, which is what they now are (stored, once).
-- SQLite: BEGIN IMMEDIATE, the INSERT, COMMIT, on one connection owned by one thread (writes
-  wait for the disk and for the write lock, so never on the loop), with the engine's
-  pragmas: WAL, synchronous=FULL, foreign keys, the busy timeout.
-A failure leaves nothing of the batch stored and is raised as the engine would raise it
-(a `DBAPIError`), so the service's answers stay the same.
+reset, each hop waiting for the event loop. Here an insert is compiled once for the columns
+its rows name, each column type's own bind processor converts every value (so a row reads
+back exactly as one the engine stored; JSON is written by orjson, `json_text`), and the
+whole transaction is one trip:
+- PostgreSQL: one INSERT … SELECT * FROM unnest(one array per column) … ON CONFLICT DO
+  NOTHING RETURNING, its own transaction: one prepared statement for any number of rows, on
+  the hot reads' asyncpg connections. A connection found dropped is replaced and the
+  statement sent again; if the first one had committed, its rows come back as duplicates,
+  which is what they now are (stored, once).
+- SQLite: BEGIN IMMEDIATE, a multi-row INSERT … ON CONFLICT DO NOTHING RETURNING, COMMIT, on
+  one connection owned by one thread (writes wait for the disk and for the write lock, so
+  never on the loop), with the engine's pragmas: WAL, synchronous=FULL, foreign keys, the
+  busy timeout.
+A failure leaves nothing of the batch stored. The database's refusals are raised as the
+engine would raise them (a `DBAPIError`), so the service's answers stay the same; a value
+its column type cannot take raises as that type's bind processor does.
 """
 
 from __future__ import annotations
@@ -28,19 +31,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Table, bindparam
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import Table
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.types import NullType, TypeEngine
 
 from plugin.kernel.hot_reads import PgConnections, Processor, processed_row
 
-# One compiled statement per batch size and insert: intake's batches are at most 256 rows.
-MAX_STATEMENTS = 1024
+# Hot writes are module-level inserts, each compiled once for the columns its rows name.
+MAX_STATEMENTS = 64
 
 
 @dataclass(frozen=True)
@@ -55,16 +57,26 @@ class InsertOrIgnore:
 
 @dataclass(frozen=True)
 class _Compiled:
-    sql: str
-    binds: tuple[tuple[int, str, Processor], ...]  # in parameter order: row, column, processor
-    returned: tuple[tuple[str, Processor], ...]
+    """An insert compiled once for the columns its rows name, for any number of rows."""
 
-    def args(self, rows: list[dict[str, Any]]) -> list[Any]:
-        args = []
-        for index, column, bind in self.binds:
-            value = rows[index][column]
-            args.append(value if bind is None or value is None else bind(value))
-        return args
+    columns: tuple[str, ...]
+    binds: tuple[Processor, ...]  # each column's type's bind processor, in `columns` order
+    returned: tuple[tuple[str, Processor], ...]
+    # SQLite: head + the values group once per row + tail (the text is made, not compiled,
+    # per number of rows). PostgreSQL: one statement for any number, a column per array.
+    head: str
+    group: str
+    tail: str
+    pg_sql: str
+
+    def sqlite_sql(self, n: int) -> str:
+        return self.head + ", ".join([self.group] * n) + self.tail
+
+    def values(self, row: dict[str, Any]) -> list[Any]:
+        return [
+            row[column] if bind is None else bind(row[column])
+            for column, bind in zip(self.columns, self.binds, strict=True)
+        ]
 
     def row(self, values) -> dict[str, Any]:
         return processed_row(self.returned, values)
@@ -88,7 +100,7 @@ class HotWrites:
         sqlite = engine.dialect.name == "sqlite"
         dialect = SQLiteDialect_pysqlite if sqlite else PGDialect_asyncpg
         self._dialect: Dialect = dialect(json_serializer=json_text)
-        self._compiled: dict[tuple[InsertOrIgnore, int, tuple[str, ...]], _Compiled] = {}
+        self._compiled: dict[tuple[InsertOrIgnore, tuple[str, ...]], _Compiled] = {}
         self._pg = pg
         self._sqlite = _SqliteWriter(url, sqlite_pragmas, begin_attempts) if sqlite else None
 
@@ -102,53 +114,61 @@ class HotWrites:
         columns = tuple(rows[0])
         if any(tuple(row) != columns for row in rows):
             raise ValueError("every row of one insert names the same columns")
-        compiled = self._compile(insert, len(rows), columns)
-        args = compiled.args(rows)
+        compiled = self._compiled.get((insert, columns)) or self._compile(insert, columns)
+        values = [compiled.values(row) for row in rows]
         if self._pg is not None:
-            records = await self._pg.fetch(compiled.sql, args)
+            arrays = [list(column) for column in zip(*values, strict=True)]
+            records = await self._pg.fetch(compiled.pg_sql, arrays)
         elif self._sqlite.available:
-            records = await self._sqlite.write(compiled.sql, args)
-        else:  # an in-memory database lives in the engine's connection only
-            async with self._engine.begin() as conn:
-                records = (await conn.exec_driver_sql(compiled.sql, tuple(args))).all()
+            sql = compiled.sqlite_sql(len(rows))
+            records = await self._sqlite.write(sql, [v for row in values for v in row])
+        else:  # a URL with options: through the engine, as a write transaction
+            async with self._engine.execution_options(fixpilot_write=True).begin() as conn:
+                sql, args = compiled.sqlite_sql(len(rows)), [v for row in values for v in row]
+                records = (await conn.exec_driver_sql(sql, tuple(args))).all()
         return [compiled.row(record) for record in records]
 
     async def dispose(self) -> None:
         if self._sqlite is not None:
             await self._sqlite.close()
 
-    def _compile(self, insert: InsertOrIgnore, n: int, columns: tuple[str, ...]) -> _Compiled:
-        key = (insert, n, columns)
-        compiled = self._compiled.get(key)
-        if compiled is not None:
-            return compiled
+    def _compile(self, insert: InsertOrIgnore, columns: tuple[str, ...]) -> _Compiled:
         table, dialect = insert.table, self._dialect
-        make = sqlite_insert if dialect.name == "sqlite" else pg_insert
-        stmt = (
-            make(table)
-            .values(
-                [
-                    {c: bindparam(f"r{i}_{c}", type_=table.c[c].type) for c in columns}
-                    for i in range(n)
-                ]
-            )
-            .on_conflict_do_nothing(index_elements=list(insert.conflict))
-            .returning(*(table.c[c] for c in insert.returning))
+        quote = dialect.identifier_preparer.quote
+        types = [_column_type(table.c[c]).dialect_impl(dialect) for c in columns]
+        head = (
+            f"INSERT INTO {dialect.identifier_preparer.format_table(table)} "
+            f"({', '.join(quote(c) for c in columns)}) "
         )
-        done = stmt.compile(dialect=dialect)
-        where = {f"r{i}_{c}": (i, c) for i in range(n) for c in columns}
-        binds = tuple(
-            (*where[name], done.binds[name].type.dialect_impl(dialect).bind_processor(dialect))
-            for name in done.positiontup
+        tail = (
+            f" ON CONFLICT ({', '.join(quote(c) for c in insert.conflict)}) DO NOTHING"
+            f" RETURNING {', '.join(quote(c) for c in insert.returning)}"
         )
-        returned = tuple(
-            (c, table.c[c].type.dialect_impl(dialect).result_processor(dialect, None))
-            for c in insert.returning
+        arrays = ", ".join(
+            f"${i}::{type_.compile(dialect=dialect)}[]" for i, type_ in enumerate(types, 1)
         )
         if len(self._compiled) >= MAX_STATEMENTS:
-            self._compiled.clear()
-        compiled = self._compiled[key] = _Compiled(done.string, binds, returned)
+            raise ValueError("hot writes are module-level inserts, compiled once each")
+        compiled = self._compiled[(insert, columns)] = _Compiled(
+            columns=columns,
+            binds=tuple(type_.bind_processor(dialect) for type_ in types),
+            returned=tuple(
+                (c, table.c[c].type.dialect_impl(dialect).result_processor(dialect, None))
+                for c in insert.returning
+            ),
+            head=head + "VALUES ",
+            group="(" + ", ".join("?" * len(columns)) + ")",
+            tail=tail,
+            pg_sql=f"{head}SELECT * FROM unnest({arrays}){tail}",
+        )
         return compiled
+
+
+def _column_type(column) -> TypeEngine:
+    """A column's type; a foreign key column declared without one has its target's."""
+    if isinstance(column.type, NullType) and column.foreign_keys:
+        return next(iter(column.foreign_keys)).column.type
+    return column.type
 
 
 # Values json.dumps refuses are refused here too (orjson would write them).
@@ -159,12 +179,13 @@ def json_text(value: Any) -> str:
     """A JSON column's text, written by orjson (a callback's payload: json.dumps was most of
     a batch's cost on the event loop). The same value as json.dumps writes, in fewer bytes;
     what orjson refuses (keys that are not strings, integers past 64 bits) goes to json.dumps.
-    A float NaN or infinity, which JSON cannot hold, is written null (callback bodies with
-    them are refused, providers/psa/connectwise/callbacks.py)."""
+    A float NaN or infinity, which JSON cannot hold, is refused by json.dumps and written null
+    by orjson: callback bodies holding one are refused before they get here
+    (providers/psa/connectwise/callbacks.py)."""
     try:
         return orjson.dumps(value, option=_AS_JSON_DUMPS_WOULD).decode()
     except TypeError:
-        return json.dumps(value)
+        return json.dumps(value, allow_nan=False)
 
 
 class _SqliteWriter:

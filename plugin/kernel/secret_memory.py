@@ -112,10 +112,10 @@ def reseal(box: SecretBox, value: str) -> str | None:
 class InstanceKeys:
     """Keys that exist once per installation, loaded at start-up (shared by replicas)."""
 
-    secret_key: str = ""
+    secret_key: str = field(default="", repr=False)
     # Secrets that open what they sealed and seal nothing (a rotation under way, or the
     # generated secret a configured one replaced).
-    fallbacks: tuple[str, ...] = ()
+    fallbacks: tuple[str, ...] = field(default=(), repr=False)
 
     @property
     def loaded(self) -> bool:

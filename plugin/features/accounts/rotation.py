@@ -3,14 +3,15 @@ the sessions' remembered secrets) is opened with the old secrets and sealed agai
 new one, in one transaction (a half-rotated database would be half unreadable by either).
 
 A session may hold one value twice, sealed under two secrets (a rotation under way: replicas
-on either secret remember it under their own digest). Under the new secret the two have one
-digest, so one row is kept and the other deleted."""
+on either secret remember it under their own digest). Under the new secret the two would have
+one digest, which the table allows once per session: one row takes it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from plugin.kernel.db import Database
 from plugin.kernel.psa import reseal_connection
@@ -42,31 +43,33 @@ async def rotate_instance_secret(
             resealed, missed = reseal_connection(account, box)
             keys += resealed
             unreadable += missed
-        rows = await tx.execute(
-            select(SessionSecret.id, SessionSecret.session_id, SessionSecret.ciphertext).order_by(
-                SessionSecret.id
-            )
-        )
-        kept: dict[tuple[int, str], tuple[int, str]] = {}  # (session, digest): (row, value)
-        repeated: list[int] = []
-        for row_id, session_id, ciphertext in rows.all():
-            plain = box.decrypt(ciphertext)
-            if plain is None:
-                unreadable += 1
-                continue
-            # The digest (which keeps each value once per session) is keyed by the secret too.
-            key = (session_id, new.digest(plain))
-            if key in kept:
-                repeated.append(row_id)
-            else:
-                kept[key] = (row_id, plain)
-        if repeated:  # first, so no update below meets a digest already taken
-            await tx.execute(delete(SessionSecret).where(SessionSecret.id.in_(repeated)))
-        for (_, digest), (row_id, plain) in kept.items():
-            await tx.execute(
-                update(SessionSecret)
-                .where(SessionSecret.id == row_id)
-                .values(ciphertext=new.encrypt(plain), digest=digest)
-            )
-        session_rows = len(kept)
+        session_rows, missed = await _reseal_session_secrets(tx, box, new, database.is_sqlite)
+        unreadable += missed
     return Rotated(keys, session_rows, unreadable)
+
+
+async def _reseal_session_secrets(
+    tx: AsyncSession, box: SecretBox, new: SecretBox, sqlite: bool
+) -> tuple[int, int]:
+    """(rows sealed again, rows no secret of `box` opens). A value held twice in a session
+    keeps both rows (a pasted one's id may be a script parameter's reference): the row that
+    already has the new digest keeps it, else the pasted or else the oldest row takes it,
+    and the other keeps its own digest, which no new value will ever have."""
+    if not sqlite:  # replicas keep remembering: none may take a digest mid-way
+        await tx.execute(text("LOCK TABLE session_secrets IN SHARE ROW EXCLUSIVE MODE"))
+    rows = (await tx.execute(select(SessionSecret))).scalars().all()
+    opened = [(row, box.decrypt(row.ciphertext)) for row in rows]
+    readable = [(row, plain) for row, plain in opened if plain is not None]
+    targets = {row.id: (row.session_id, new.digest(plain)) for row, plain in readable}
+    taken = {targets[row.id] for row, _ in readable if row.digest == targets[row.id][1]}
+    for row, plain in sorted(readable, key=lambda pair: (pair[0].source != "paste", pair[0].id)):
+        digest = row.digest
+        if targets[row.id] not in taken:
+            taken.add(targets[row.id])
+            digest = targets[row.id][1]
+        await tx.execute(
+            update(SessionSecret)
+            .where(SessionSecret.id == row.id)
+            .values(ciphertext=new.encrypt(plain), digest=digest)
+        )
+    return len(readable), len(opened) - len(readable)

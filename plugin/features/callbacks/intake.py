@@ -259,9 +259,11 @@ class CallbackIntake:
             return IntakeResult(429, "retry_later")
         except Exception:  # the batch failed: logged once for all of it by the writer
             return IntakeResult(429, "retry_later")
+        # A duplicate wakes the worker too: after a dropped connection the batch that stored
+        # this very callback may have answered it as one.
+        self.wake.set()
         if event_id is None:
             return IntakeResult(200, "duplicate")
-        self.wake.set()
         return IntakeResult(202, "accepted", event_id=event_id)
 
     async def aclose(self) -> None:
