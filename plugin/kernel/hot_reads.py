@@ -159,10 +159,8 @@ class HotReads:
 
 class _SqliteReads:
     def __init__(self, url: str) -> None:
-        parsed = make_url(url)
-        # A file, named plainly (an in-memory database or URI options: the engine's way).
-        self._path = parsed.database if not parsed.query else None
-        self.available = self._path not in (None, "", ":memory:")
+        self._path = sqlite_file(url)
+        self.available = self._path is not None
         self._conn: sqlite3.Connection | None = None
 
     def fetch(self, compiled: _Compiled, params: dict[str, Any]) -> list[tuple]:
@@ -182,6 +180,14 @@ class _SqliteReads:
         conn.execute(f"PRAGMA busy_timeout={BUSY_MS}")
         self._conn = conn
         return conn
+
+
+def sqlite_file(url: str) -> str | None:
+    """The file a SQLite URL names plainly; None for an in-memory database or a URL with
+    options, which only the engine's connections are set up for."""
+    parsed = make_url(url)
+    path = parsed.database if not parsed.query else None
+    return None if path in (None, "", ":memory:") else path
 
 
 class PgConnections:

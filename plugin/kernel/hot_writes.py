@@ -34,12 +34,12 @@ import orjson
 from sqlalchemy import Table
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
-from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.types import NullType, TypeEngine
 
-from plugin.kernel.hot_reads import PgConnections, Processor, processed_row
+from plugin.kernel.hot_reads import PgConnections, Processor, processed_row, sqlite_file
 
 # Hot writes are module-level inserts, each compiled once for the columns its rows name.
 MAX_STATEMENTS = 64
@@ -119,13 +119,13 @@ class HotWrites:
         if self._pg is not None:
             arrays = [list(column) for column in zip(*values, strict=True)]
             records = await self._pg.fetch(compiled.pg_sql, arrays)
-        elif self._sqlite.available:
-            sql = compiled.sqlite_sql(len(rows))
-            records = await self._sqlite.write(sql, [v for row in values for v in row])
-        else:  # a URL with options: through the engine, as a write transaction
-            async with self._engine.execution_options(fixpilot_write=True).begin() as conn:
-                sql, args = compiled.sqlite_sql(len(rows)), [v for row in values for v in row]
-                records = (await conn.exec_driver_sql(sql, tuple(args))).all()
+        else:
+            sql, args = compiled.sqlite_sql(len(rows)), [v for row in values for v in row]
+            if self._sqlite.available:
+                records = await self._sqlite.write(sql, args)
+            else:  # a URL with options: through the engine, as a write transaction
+                async with self._engine.execution_options(fixpilot_write=True).begin() as conn:
+                    records = (await conn.exec_driver_sql(sql, tuple(args))).all()
         return [compiled.row(record) for record in records]
 
     async def dispose(self) -> None:
@@ -191,9 +191,8 @@ def json_text(value: Any) -> str:
 class _SqliteWriter:
     def __init__(self, url: str, pragmas: tuple[str, ...], begin_attempts: int) -> None:
         self._pragmas, self._begin_attempts = pragmas, begin_attempts
-        parsed = make_url(url)
-        self._path = parsed.database if not parsed.query else None
-        self.available = self._path not in (None, "", ":memory:")
+        self._path = sqlite_file(url)
+        self.available = self._path is not None
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-hot-writes")
         self._conn: sqlite3.Connection | None = None  # used on that thread only
         self._used = False

@@ -235,9 +235,9 @@ async def _apply_all(tx: AsyncSession, ready: list[_Ready], box: SecretBox | Non
         except DBAPIError as exc:
             if is_retryable(exc):
                 raise  # the whole transaction is lost: write_retrying runs it again
-            item.outcome, item.failure = None, exc
+            item.failure = exc
         except Exception as exc:
-            item.outcome, item.failure = None, exc
+            item.failure = exc
 
 
 async def _apply_one(
